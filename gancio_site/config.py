@@ -1,0 +1,299 @@
+"""Site configuration: `gancio-site.toml`, then `GANCIO_*` variables, then command-line flags.
+
+Every problem is collected and reported together, each naming its key, so a user fixes a
+config file in one round. Relative paths in the file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+
+from .errors import ConfigError
+
+CONFIG_FILE = "gancio-site.toml"
+ENV_PREFIX = "GANCIO_"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """Everything a build needs to know, validated."""
+
+    instance: str = ""
+    title: str = ""
+    description: str = ""
+    base_url: str = ""
+    output: Path = Path("public")
+    cache: Path = Path(".gancio-cache")
+    templates: Path = Path("templates")
+    static: Path = Path("static")
+    language: str = "en"
+    timezone: str = ""
+    tags: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    start: str = "now"
+    end: str = ""
+    max: int | None = None
+    show_recurrent: bool = False
+    timeout: float = 20.0
+
+    @property
+    def base_path(self) -> str:
+        """The path part of ``base_url``, always ending in '/' ('/agenda/')."""
+        return urlsplit(self.base_url).path or "/"
+
+
+# key -> (description, env parser). The descriptions feed the README table and `init`.
+KEYS: dict[str, str] = {
+    "instance": "URL of the Gancio instance",
+    "title": "site title (default: the instance's name)",
+    "description": "one-line description of the site",
+    "base_url": "public URL of the site, may have a sub-path",
+    "output": "output folder",
+    "cache": "cache folder for fetched data",
+    "templates": "folder of templates overriding the default theme",
+    "static": "folder of static files overriding the default theme",
+    "language": "language of dates and interface (en, it, es, ...)",
+    "timezone": "IANA time zone (default: the instance's)",
+    "tags": "only events with any of these tags",
+    "places": "only events at any of these places (ids or names)",
+    "start": "first day: now, today, a date, or relative like -7d",
+    "end": "last day: a date, or relative like +90d (default: no end)",
+    "max": "at most this many events",
+    "show_recurrent": "include occurrences of recurrent events",
+    "timeout": "seconds to wait for each answer from Gancio",
+}
+PATH_KEYS = {"output", "cache", "templates", "static"}
+LIST_KEYS = {"tags", "places"}
+_RELATIVE = re.compile(r"^([+-])(\d+)([dwh])$")
+
+
+def load_config(
+    path: Path | None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    require_instance: bool = True,
+) -> SiteConfig:
+    """Return the validated configuration; raise ``ConfigError`` listing every problem."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    raw, root = _read_file(path, problems)
+    for key, value in raw.items():
+        if key not in KEYS:
+            problems.append(f"{key}: unknown key in {path or CONFIG_FILE}")
+    values: dict[str, Any] = {k: _resolve_path(k, v, root) for k, v in raw.items() if k in KEYS}
+    for key in KEYS:
+        if ENV_PREFIX + key.upper() in env:
+            values[key] = env[ENV_PREFIX + key.upper()]
+    for key, value in (overrides or {}).items():
+        if value is not None and value != ():
+            values[key] = value
+    result = {}
+    for key, value in values.items():
+        try:
+            result[key] = _CHECKS.get(key, _text)(value)
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
+    if require_instance and not result.get("instance"):
+        problems.append("instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance")
+    if require_instance and not result.get("base_url") and "base_url" not in values:
+        problems.append("base_url: missing; the public URL of the site, e.g. https://example.org/")
+    if problems:
+        raise ConfigError(problems)
+    return SiteConfig(**result)
+
+
+def _read_file(path: Path | None, problems: list[str]) -> tuple[dict[str, Any], Path]:
+    explicit = path is not None
+    path = path or Path(CONFIG_FILE)
+    if not path.exists():
+        if explicit:
+            problems.append(f"config: file {path} not found")
+        return {}, Path.cwd()
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle), path.resolve().parent
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"config: cannot read {path}: {exc}")
+        return {}, Path.cwd()
+
+
+def _resolve_path(key: str, value: Any, root: Path) -> Any:
+    if key in PATH_KEYS and isinstance(value, str):
+        return root / value
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {value!r}")
+    return value.strip()
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _instance(value: Any) -> str:
+    return _url(value).rstrip("/") if value else ""
+
+
+def _base_url(value: Any) -> str:
+    text = _url(value)
+    return text if text.endswith("/") else text + "/"
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return value
+    return Path(_text(value))
+
+
+def _language(value: Any) -> str:
+    text = _text(value).replace("-", "_")
+    try:
+        Locale.parse(text)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"{text!r} is not a known language code (try en, it, es, fr, de)") from None
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = _text(value)
+    if text:
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{text!r} is not an IANA time zone (e.g. Europe/Rome)") from None
+    return text
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items: list[Any] = [v for v in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError(f"expected a list, got {value!r}")
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise ValueError(f"expected names or ids, got {item!r}")
+        text = str(item).strip()
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        for item in value:
+            # Gancio splits the `tags` filter on commas (API.md section 4, case B03).
+            if isinstance(item, str) and "," in item:
+                raise ValueError(f"{item!r} contains a comma, which Gancio cannot filter on")
+    return _list(value)
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = _text(value) if not isinstance(value, int) else str(value)
+    resolve_time(text, datetime.now().astimezone())  # noqa: DTZ005 - validation only
+    return text
+
+
+def _max(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _timeout(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected seconds, got {value!r}") from None
+    if not 0 < number <= 600:
+        raise ValueError(f"expected between 0 and 600 seconds, got {value!r}")
+    return number
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "instance": _instance,
+    "base_url": _base_url,
+    "output": _path,
+    "cache": _path,
+    "templates": _path,
+    "static": _path,
+    "language": _language,
+    "timezone": _timezone,
+    "tags": _tags,
+    "places": _list,
+    "start": _when,
+    "end": _when,
+    "max": _max,
+    "show_recurrent": _bool,
+    "timeout": _timeout,
+}
+assert set(_CHECKS) | {"title", "description"} == set(KEYS) == {f.name for f in fields(SiteConfig)}
+
+
+def resolve_time(spec: str, now: datetime) -> datetime | None:
+    """Return the instant ``spec`` names, in ``now``'s zone; None for ''.
+
+    Accepts ``now``, ``today`` (local midnight), ``YYYY-MM-DD`` (local midnight),
+    ``YYYY-MM-DDTHH:MM``, unix seconds, and ``+Nd``/``-Nd`` (also ``w`` weeks, ``h`` hours).
+    Relative days count from local midnight, so "-7d" always covers whole days.
+    """
+    text = spec.strip()
+    if not text:
+        return None
+    if text == "now":
+        return now
+    midnight = datetime.combine(now.date(), time(), now.tzinfo)
+    if text == "today":
+        return midnight
+    match = _RELATIVE.match(text)
+    if match:
+        sign, amount, unit = match.groups()
+        delta = {"d": timedelta(days=1), "w": timedelta(weeks=1), "h": timedelta(hours=1)}[unit]
+        base = now if unit == "h" else midnight
+        return base + delta * int(amount) * (1 if sign == "+" else -1)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), now.tzinfo)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use now, today, a date like 2026-12-31, or +90d / -7d"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=now.tzinfo)
+    return parsed

@@ -1,0 +1,353 @@
+"""Typed, frozen values built from Gancio's JSON: the only code that knows its shape.
+
+Gancio's list endpoint omits keys (``multidate`` when false, ``description`` always;
+API.md section 4), old instances store junk in integer columns (case B01), and anyone
+may post to a public agenda, so every field is checked and coerced here, once. Problems
+that can be neutralised become warnings naming the event id; nothing downstream ever
+sees a raw dict or a unix timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from .clean import absolute_url, clean_text, has_invalid_chars, html_to_text, sanitize_html
+
+# Unix seconds outside this range are not event times (milliseconds, garbage).
+_MIN_TS = 0
+_MAX_TS = 32_503_680_000  # year 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an event happens; ``key`` identifies it across events."""
+
+    id: int | None
+    name: str
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity: the Gancio id, else the case-folded name (API.md section 11)."""
+        return f"id:{self.id}" if self.id is not None else f"name:{self.name.casefold()}"
+
+    @property
+    def is_online(self) -> bool:
+        """True for Gancio's special place ``online`` (API.md section 11)."""
+        return self.name.strip().casefold() == "online"
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def map_url(self) -> str | None:
+        """An OpenStreetMap link for the coordinates, or None."""
+        if not self.has_coordinates:
+            return None
+        return (
+            f"https://www.openstreetmap.org/?mlat={self.latitude}&mlon={self.longitude}"
+            f"#map=17/{self.latitude}/{self.longitude}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """The event's one image, as absolute URLs on the Gancio instance."""
+
+    url: str
+    thumb_url: str
+    alt: str
+    width: int | None = None
+    height: int | None = None
+    size: int | None = None
+    focal_x: float = 0.0
+    focal_y: float = 0.0
+
+    @property
+    def object_position(self) -> str:
+        """CSS ``object-position`` for the focal point, as Gancio's widget computes it."""
+        return f"{(self.focal_x + 1) * 50:g}% {(self.focal_y + 1) * 50:g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event (or one occurrence of a recurrent series), times aware in the site's zone."""
+
+    id: int
+    title: str
+    slug: str | None
+    start: datetime
+    end: datetime | None
+    place: Place
+    multidate: bool = False
+    tags: tuple[str, ...] = ()
+    online_locations: tuple[str, ...] = ()
+    image: Image | None = None
+    parent_id: int | None = None
+    updated_at: datetime | None = None
+    description: str = ""  # sanitised HTML
+    source_url: str = ""  # the event's page on the Gancio instance
+
+    @property
+    def description_text(self) -> str:
+        """The description as plain text (feeds, calendars, meta tags)."""
+        return html_to_text(self.description)
+
+    @property
+    def is_online(self) -> bool:
+        return self.place.is_online
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.parent_id is not None
+
+    @property
+    def spans_days(self) -> bool:
+        """True when the event ends on a later calendar day than it starts."""
+        return self.end is not None and self.end.date() > self.start.date()
+
+    @property
+    def last_moment(self) -> datetime:
+        """When the event is over: its end, else its start."""
+        return self.end or self.start
+
+    def with_description(self, html: str) -> Event:
+        """Return a copy carrying ``html`` (already sanitised) as description."""
+        return _replace(self, description=html)
+
+
+def _replace(event: Event, **changes: Any) -> Event:
+    from dataclasses import replace
+
+    return replace(event, **changes)
+
+
+@dataclass
+class Parser:
+    """Builds models from Gancio JSON for one instance and zone, collecting warnings."""
+
+    instance: str
+    tz: ZoneInfo
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, event_id: object, message: str) -> None:
+        self.warnings.append(f"event {event_id}: {message}")
+
+    def event(self, raw: Any) -> Event | None:
+        """Return an ``Event`` from a list, detail or export row, or None if unusable."""
+        if not isinstance(raw, dict):
+            self.warnings.append(f"skipped an event that is not an object: {str(raw)[:40]!r}")
+            return None
+        event_id = _as_int(raw.get("id"))
+        if event_id is None:
+            self.warnings.append(f"skipped an event without a valid id: {raw.get('id')!r:.40}")
+            return None
+        start_ts = _as_timestamp(raw.get("start_datetime"))
+        if start_ts is None:
+            self.warn(event_id, "skipped: start_datetime is not a time")
+            return None
+        start = datetime.fromtimestamp(start_ts, self.tz)
+        return Event(
+            id=event_id,
+            title=self._title(event_id, raw.get("title")),
+            slug=self._text(event_id, "slug", raw.get("slug")) or None,
+            start=start,
+            end=self._end(event_id, raw, start_ts),
+            place=self.place(event_id, raw.get("place")),
+            multidate=raw.get("multidate") is True,
+            tags=self._tags(event_id, raw.get("tags")),
+            online_locations=self._links(event_id, raw.get("online_locations")),
+            image=self._image(event_id, raw.get("media")),
+            parent_id=_as_int(raw.get("parentId")),
+            updated_at=_as_iso(raw.get("updatedAt")),
+            description=self.description(event_id, raw.get("description")),
+            source_url=self._source_url(raw.get("slug"), event_id),
+        )
+
+    def description(self, event_id: object, raw: Any) -> str:
+        """Return sanitised description HTML ('' when missing)."""
+        if raw is None:
+            return ""
+        if not isinstance(raw, str):
+            self.warn(event_id, "description is not text; left out")
+            return ""
+        if has_invalid_chars(raw):
+            self.warn(event_id, "removed control characters from description")
+        html = sanitize_html(raw, self.instance + "/")
+        if "<" not in html and "\n" in html:
+            # Plain-text descriptions keep their line breaks (API.md section 8).
+            html = "<p>" + html.replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+        return html
+
+    def place(self, event_id: object, raw: Any) -> Place:
+        """Return the event's place, or an empty one (with a warning) when it is missing."""
+        if not isinstance(raw, dict):
+            self.warn(event_id, "has no place")
+            return Place(id=None, name="")
+        lat, lon = _as_coordinate(raw.get("latitude"), 90), _as_coordinate(raw.get("longitude"), 180)
+        if lat is None or lon is None:  # Gancio stores both or neither (API.md section 5)
+            lat = lon = None
+        return Place(
+            id=_as_int(raw.get("id")),
+            name=self._text(event_id, "place name", raw.get("name")),
+            address=self._text(event_id, "place address", raw.get("address")),
+            latitude=lat,
+            longitude=lon,
+        )
+
+    def _title(self, event_id: int, raw: Any) -> str:
+        title = self._text(event_id, "title", raw).strip()
+        if not title:
+            self.warn(event_id, "has no title")
+            return f"Event {event_id}"
+        return title
+
+    def _text(self, event_id: object, what: str, raw: Any) -> str:
+        if raw is None:
+            return ""
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            self.warn(event_id, f"{what} is not text; left out")
+            return ""
+        value = str(raw)
+        if has_invalid_chars(value):
+            self.warn(event_id, f"removed control characters from {what}")
+            value = clean_text(value)
+        return value
+
+    def _end(self, event_id: int, raw: dict[str, Any], start_ts: int) -> datetime | None:
+        value = raw.get("end_datetime")
+        if value is None:
+            return None
+        end_ts = _as_timestamp(value)
+        if end_ts is None or end_ts == 0:
+            self.warn(event_id, f"end_datetime {value!r:.40} is not a time; shown without an end")
+            return None
+        if end_ts < start_ts:
+            self.warn(event_id, "ends before it starts; shown without an end")
+            return None
+        if end_ts == start_ts:
+            return None
+        return datetime.fromtimestamp(end_ts, self.tz)
+
+    def _tags(self, event_id: int, raw: Any) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.warn(event_id, "tags is not a list; left out")
+            return ()
+        seen: dict[str, str] = {}
+        for item in raw:
+            # The export gives tags as objects {"tag": "x"} (API.md section 6).
+            value = item.get("tag") if isinstance(item, dict) else item
+            tag = " ".join(self._text(event_id, "tag", value).split())
+            if tag and tag not in seen:
+                seen[tag] = tag
+        return tuple(seen)
+
+    def _links(self, event_id: int, raw: Any) -> tuple[str, ...]:
+        if not isinstance(raw, list):
+            return ()
+        links = []
+        for item in raw:
+            url = absolute_url(item, "https://invalid.example/") if isinstance(item, str) else None
+            if url is None or url.startswith("https://invalid.example/") or url.startswith("mailto:"):
+                self.warn(event_id, f"dropped online link {str(item)[:60]!r}")
+                continue
+            links.append(url)
+        return tuple(links)
+
+    def _image(self, event_id: int, raw: Any) -> Image | None:
+        if not isinstance(raw, list) or not raw or not isinstance(raw[0], dict):
+            return None
+        media = raw[0]
+        name = media.get("url")
+        if not isinstance(name, str) or not name.strip():
+            return None
+        # The file name is untrusted: quote it fully so it stays one path segment.
+        file = quote(clean_text(name.strip()), safe="")
+        focal = media.get("focalpoint")
+        fx, fy = (focal if isinstance(focal, list) and len(focal) == 2 else (0, 0))
+        return Image(
+            url=f"{self.instance}/media/{file}",
+            thumb_url=f"{self.instance}/media/thumb/{file}",
+            alt=self._text(event_id, "image name", media.get("name")).strip(),
+            width=_as_int(media.get("width")),
+            height=_as_int(media.get("height")),
+            size=_as_int(media.get("size")),
+            focal_x=_clamp(fx),
+            focal_y=_clamp(fy),
+        )
+
+    def _source_url(self, slug: Any, event_id: int) -> str:
+        # Gancio links with `slug || id` (API.md section 9).
+        key = slug if isinstance(slug, str) and slug.strip() else str(event_id)
+        return f"{self.instance}/event/{quote(clean_text(key), safe='')}"
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _as_timestamp(value: Any) -> int | None:
+    ts = _as_int(value)
+    if ts is None and isinstance(value, float) and math.isfinite(value):
+        ts = int(value)
+    if ts is None or not _MIN_TS <= ts <= _MAX_TS:
+        return None
+    return ts
+
+
+def _as_coordinate(value: Any, limit: float) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or abs(number) > limit:
+        return None
+    return number
+
+
+def _as_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # GET /api/places on SQLite gives "2026-12-03 12:23:14.257 +00:00" (API.md section 1).
+    text = text.replace(" +", "+")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _clamp(value: Any) -> float:
+    number = _as_coordinate(value, 1e9) or 0.0
+    return max(-1.0, min(1.0, number))
+
+
+def day_span(event: Event) -> int:
+    """Return how many calendar days the event covers (1 for single-day events)."""
+    if event.end is None:
+        return 1
+    last = event.end - timedelta(microseconds=1) if event.end.time() == datetime.min.time() else event.end
+    return max(1, (last.date() - event.start.date()).days + 1)
