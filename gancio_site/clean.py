@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -23,8 +24,29 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 # The tags Gancio keeps in descriptions (API.md section 8), plus `pre` and `hr`, which are
 # harmless. Only `href` survives on links; rel is forced so external links cannot reach back.
 ALLOWED_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "br", "i", "em", "b", "strong", "u", "s",
-    "span", "a", "ul", "ol", "li", "code", "blockquote", "pre", "hr",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "br",
+    "i",
+    "em",
+    "b",
+    "strong",
+    "u",
+    "s",
+    "span",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "code",
+    "blockquote",
+    "pre",
+    "hr",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 SAFE_SCHEMES = {"http", "https", "mailto"}
@@ -77,7 +99,20 @@ def sanitize_html(html: str, base: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
-    _BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"}
+    _BLOCKS: ClassVar[set[str]] = {
+        "p",
+        "div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "tr",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -88,7 +88,7 @@ def load_config(
     env = os.environ if env is None else env
     problems: list[str] = []
     raw, root = _read_file(path, problems)
-    for key, value in raw.items():
+    for key in raw:
         if key not in KEYS:
             problems.append(f"{key}: unknown key in {path or CONFIG_FILE}")
     values: dict[str, Any] = {k: _resolve_path(k, v, root) for k, v in raw.items() if k in KEYS}
@@ -105,7 +105,9 @@ def load_config(
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
     if require_instance and not result.get("instance"):
-        problems.append("instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance")
+        problems.append(
+            "instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"
+        )
     if require_instance and not result.get("base_url") and "base_url" not in values:
         problems.append("base_url: missing; the public URL of the site, e.g. https://example.org/")
     if problems:
@@ -168,7 +170,9 @@ def _language(value: Any) -> str:
     try:
         Locale.parse(text)
     except (UnknownLocaleError, ValueError):
-        raise ValueError(f"{text!r} is not a known language code (try en, it, es, fr, de)") from None
+        raise ValueError(
+            f"{text!r} is not a known language code (try en, it, es, fr, de)"
+        ) from None
     return text
 
 
@@ -212,7 +216,7 @@ def _when(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = _text(value) if not isinstance(value, int) else str(value)
-    resolve_time(text, datetime.now().astimezone())  # noqa: DTZ005 - validation only
+    resolve_time(text, datetime.now().astimezone())
     return text
 
 

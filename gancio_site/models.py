@@ -192,7 +192,10 @@ class Parser:
         if not isinstance(raw, dict):
             self.warn(event_id, "has no place")
             return Place(id=None, name="")
-        lat, lon = _as_coordinate(raw.get("latitude"), 90), _as_coordinate(raw.get("longitude"), 180)
+        lat, lon = (
+            _as_coordinate(raw.get("latitude"), 90),
+            _as_coordinate(raw.get("longitude"), 180),
+        )
         if lat is None or lon is None:  # Gancio stores both or neither (API.md section 5)
             lat = lon = None
         return Place(
@@ -258,7 +261,11 @@ class Parser:
         links = []
         for item in raw:
             url = absolute_url(item, "https://invalid.example/") if isinstance(item, str) else None
-            if url is None or url.startswith("https://invalid.example/") or url.startswith("mailto:"):
+            if (
+                url is None
+                or url.startswith("https://invalid.example/")
+                or url.startswith("mailto:")
+            ):
                 self.warn(event_id, f"dropped online link {str(item)[:60]!r}")
                 continue
             links.append(url)
@@ -274,7 +281,7 @@ class Parser:
         # The file name is untrusted: quote it fully so it stays one path segment.
         file = quote(clean_text(name.strip()), safe="")
         focal = media.get("focalpoint")
-        fx, fy = (focal if isinstance(focal, list) and len(focal) == 2 else (0, 0))
+        fx, fy = focal if isinstance(focal, list) and len(focal) == 2 else (0, 0)
         return Image(
             url=f"{self.instance}/media/{file}",
             thumb_url=f"{self.instance}/media/thumb/{file}",
@@ -349,5 +356,27 @@ def day_span(event: Event) -> int:
     """Return how many calendar days the event covers (1 for single-day events)."""
     if event.end is None:
         return 1
-    last = event.end - timedelta(microseconds=1) if event.end.time() == datetime.min.time() else event.end
+    last = (
+        event.end - timedelta(microseconds=1)
+        if event.end.time() == datetime.min.time()
+        else event.end
+    )
     return max(1, (last.date() - event.start.date()).days + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """What every page and feed says about the site itself."""
+
+    title: str
+    description: str
+    base_url: str
+    language: str  # Babel code, e.g. "pt_BR"
+    timezone: str  # IANA name
+    instance: str
+    instance_name: str
+
+    @property
+    def lang(self) -> str:
+        """The BCP 47 tag for ``<html lang>`` ("pt-BR")."""
+        return self.language.replace("_", "-")

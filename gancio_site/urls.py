@@ -9,7 +9,6 @@ Windows device name, never colliding with another.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -20,8 +19,12 @@ from .models import Event, Place
 _UNSAFE = re.compile(r"[^\w-]+")
 _DASHES = re.compile(r"-{2,}")
 _WINDOWS_RESERVED = {
-    "con", "prn", "aux", "nul",
-    *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10)),
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
 }
 MAX_SLUG = 80
 
@@ -96,12 +99,6 @@ def relative(target: str, page: str) -> str:
     """Return a link from the page at output path ``page`` to output path ``target``.
 
     Relative links keep working under any sub-path of ``base_url`` and from a local folder.
-    Folder targets keep their trailing slash; the home page from a nested page is '../'.
     """
-    page_dir = posixpath.dirname(page)
-    rel = posixpath.relpath(target or ".", page_dir or ".")
-    if target.endswith("/") or target == "":
-        rel = rel.rstrip("/") + "/"
-        if rel == "./":
-            rel = "./"
-    return quote(rel)
+    link = "../" * page.count("/") + target
+    return quote(link) if link else "./"

@@ -1,0 +1,88 @@
+"""The local snapshot of fetched data, so `build --offline` needs no network and a warm
+build re-downloads no description that has not changed.
+
+One folder per instance under the cache root, holding two JSON files:
+``events.json`` (the last successful list, with the query and instance facts) and
+``descriptions.json`` (event id -> [updatedAt, description]). Writes are atomic, so an
+interrupted build never leaves a half-written cache; an unreadable file is reported and
+treated as absent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+
+
+class Cache:
+    """Cached data of one Gancio instance."""
+
+    def __init__(self, root: Path, instance: str) -> None:
+        parts = urlsplit(instance)
+        name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.netloc}{parts.path}").strip("_")
+        self.folder = root / (name or "instance")
+        self.instance = instance
+
+    def load_events(self) -> dict[str, Any] | None:
+        """Return the last saved list with its facts, or None when there is none."""
+        data = self._read("events.json")
+        if (
+            data is None
+            or data.get("instance") != self.instance
+            or not isinstance(data.get("events"), list)
+        ):
+            return None
+        return data
+
+    def save_events(self, data: dict[str, Any]) -> None:
+        self._write("events.json", {**data, "instance": self.instance})
+
+    def load_descriptions(self) -> dict[int, tuple[str, str]]:
+        """Return id -> (updatedAt, description) for every cached description."""
+        data = self._read("descriptions.json") or {}
+        out: dict[int, tuple[str, str]] = {}
+        for key, value in (data.get("descriptions") or {}).items():
+            ok = isinstance(value, list) and len(value) == 2
+            if key.isdigit() and ok and all(isinstance(v, str) for v in value):
+                out[int(key)] = (value[0], value[1])
+        return out
+
+    def save_descriptions(self, descriptions: dict[int, tuple[str, str]]) -> None:
+        items = {str(k): list(v) for k, v in sorted(descriptions.items())}
+        self._write("descriptions.json", {"descriptions": items})
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        path = self.folder / name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("cache file %s is unreadable (%s); ignoring it", path, exc)
+            return None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            log.warning("cache file %s has an unknown format; ignoring it", path)
+            return None
+        return data
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"format": FORMAT, **data}, ensure_ascii=False)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,282 @@
+"""Getting the raw events of a site: from the instance, from the cache, or from the demo.
+
+All three give a ``Snapshot``: the rows as Gancio's list endpoint returns them, each with
+its ``description`` filled in, plus the instance's name and time zone.
+
+Descriptions: the list endpoint has none (API.md section 4). A cached description is
+reused while the event's ``updatedAt`` is unchanged. When more than a few are missing, one
+``/api/export/json`` request (filtered like the list) brings them all at once; the export
+only covers events that started in the last 24 hours or later (API.md section 6), so
+whatever it lacks is fetched from the detail endpoint, a few requests at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .api import GancioClient
+from .cache import Cache
+from .config import SiteConfig, resolve_time
+from .errors import ApiError, ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+EXPORT_THRESHOLD = 3  # more missing descriptions than this: one export request instead
+DETAIL_WORKERS = 4
+DEMO_INSTANCE = "https://gancio.example.org"
+
+
+@dataclass
+class Snapshot:
+    """Raw events of one instance, descriptions included where known."""
+
+    instance: str
+    instance_name: str
+    timezone: str
+    rows: list[dict[str, Any]]
+    place_ids: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts: float) -> Snapshot:
+    """Fetch the configured events and their descriptions, and refresh the cache."""
+    info = client.nodeinfo()
+    meta = info.get("metadata") if isinstance(info.get("metadata"), dict) else {}
+    timezone = _text(meta.get("nodeTimezone"))
+    now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
+    place_ids = _resolve_places(config, client)
+    query = list_query(config, now, place_ids)
+    rows = [row for row in client.events(query) if isinstance(row, dict)]
+    snapshot = Snapshot(
+        instance=config.instance,
+        instance_name=_text(meta.get("nodeName")) or _host(config.instance),
+        timezone=timezone,
+        rows=rows,
+        place_ids=place_ids,
+    )
+    descriptions = cache.load_descriptions()
+    _fill_descriptions(snapshot, descriptions, client, config, query)
+    cache.save_events(
+        {
+            "query": query,
+            "instance_name": snapshot.instance_name,
+            "timezone": snapshot.timezone,
+            "place_ids": place_ids,
+            "events": rows,
+        }
+    )
+    keep = {row["id"] for row in rows if isinstance(row.get("id"), int)}
+    cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
+    snapshot.requests = client.requests_made
+    return snapshot
+
+
+def list_query(config: SiteConfig, now: datetime, place_ids: dict[str, int]) -> dict[str, Any]:
+    """Return the ``/api/events`` parameters for the configured filters.
+
+    ``start`` is always sent, so the answer never depends on the instance's defaults.
+    """
+    start = resolve_time(config.start, now) or now
+    end = resolve_time(config.end, now)
+    query: dict[str, Any] = {"start": int(start.timestamp())}
+    if end is not None:
+        query["end"] = int(end.timestamp())
+    if config.tags:
+        query["tags"] = list(config.tags)
+    if config.places:
+        query["places"] = [place_ids.get(p, p) for p in config.places]
+    if config.show_recurrent:
+        query["show_recurrent"] = "true"  # only the string "true" counts (API.md section 4)
+    return query
+
+
+def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:
+    """Return the events saved by the last successful online build."""
+    data = cache.load_events()
+    if data is None:
+        raise DataError(
+            f"no cached events for {config.instance} in {cache.folder}; "
+            "run `gancio-site build` once with network access first"
+        )
+    descriptions = cache.load_descriptions()
+    rows = [row for row in data["events"] if isinstance(row, dict)]
+    for row in rows:
+        cached = descriptions.get(row.get("id"))  # type: ignore[arg-type]
+        if cached and cached[0] == row.get("updatedAt"):
+            row["description"] = cached[1]
+    place_ids = {str(k): v for k, v in (data.get("place_ids") or {}).items() if isinstance(v, int)}
+    snapshot = Snapshot(
+        instance=config.instance,
+        instance_name=_text(data.get("instance_name")) or _host(config.instance),
+        timezone=_text(data.get("timezone")),
+        rows=rows,
+        place_ids=place_ids,
+    )
+    resolve_places_offline(config, snapshot)
+    return snapshot
+
+
+def load_demo() -> tuple[Snapshot, int]:
+    """Return the shipped snapshot of a real instance and the unix time it was taken."""
+    try:
+        text = resources.files("gancio_site").joinpath("demo/snapshot.json").read_text("utf-8")
+        data = json.loads(text)
+        events = data["events"]
+        meta = data["nodeinfo"]["metadata"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"the demo snapshot shipped with gancio-site is unreadable: {exc}"
+        ) from None
+    # What /api/events?show_recurrent=true would list: visible events, no recurrent parents.
+    rows = [e for e in events if e.get("is_visible") and not e.get("recurrent")]
+    snapshot = Snapshot(
+        instance=data.get("instance", DEMO_INSTANCE),
+        instance_name=_text(meta.get("nodeName")) or "Gancio",
+        timezone=_text(meta.get("nodeTimezone")),
+        rows=rows,
+    )
+    return snapshot, int(data["captured_at_unix"])
+
+
+def site_zone(config: SiteConfig, instance_zone: str, warnings: list[str]) -> ZoneInfo:
+    """Return the site's zone: configured, else the instance's, else UTC (with a warning)."""
+    if config.timezone:
+        return ZoneInfo(config.timezone)
+    try:
+        return ZoneInfo(instance_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        warnings.append(
+            f"the instance gave no usable time zone ({instance_zone[:40]!r}); using UTC: "
+            "set `timezone` in gancio-site.toml"
+        )
+        return ZoneInfo("UTC")
+
+
+def _resolve_places(config: SiteConfig, client: GancioClient) -> dict[str, int]:
+    """Map each configured place name to its Gancio id (ids map to themselves)."""
+    ids: dict[str, int] = {}
+    problems = []
+    for place in config.places:
+        if place.isdigit():
+            ids[place] = int(place)
+            continue
+        found = client.place(place)
+        if found is None or not isinstance(found.get("id"), int):
+            problems.append(f"places: {config.instance} has no place named {place!r}")
+        else:
+            ids[place] = found["id"]
+    if problems:
+        raise ConfigError(problems)
+    return ids
+
+
+def resolve_places_offline(config: SiteConfig, snapshot: Snapshot) -> None:
+    """Resolve configured place names from the snapshot's own events (no network)."""
+    problems = []
+    for place in config.places:
+        if place.isdigit() or place in snapshot.place_ids:
+            continue
+        found = _place_id_by_name(place, snapshot.rows)
+        if found is None:
+            problems.append(f"places: no known event is at a place named {place!r}")
+        else:
+            snapshot.place_ids[place] = found
+    if problems:
+        raise ConfigError(problems)
+
+
+def _place_id_by_name(name: str, rows: list[dict[str, Any]]) -> int | None:
+    # Gancio matches place names case-insensitively (API.md section 11).
+    for row in rows:
+        place = row.get("place")
+        if not isinstance(place, dict) or not isinstance(place.get("id"), int):
+            continue
+        if str(place.get("name", "")).casefold() == name.casefold():
+            return place["id"]
+    return None
+
+
+def _fill_descriptions(
+    snapshot: Snapshot,
+    cache: dict[int, tuple[str, str]],
+    client: GancioClient,
+    config: SiteConfig,
+    query: dict[str, Any],
+) -> None:
+    """Put a description on every row: cache, then one export, then details."""
+    missing = _apply_cached(snapshot.rows, cache)
+    if len(missing) > EXPORT_THRESHOLD:
+        export_query = {k: query[k] for k in ("tags", "places") if k in query}
+        if config.show_recurrent:
+            export_query["show_recurrent"] = "true"
+        try:
+            exported = client.export_json(export_query)
+        except ApiError as exc:
+            log.warning("%s; fetching descriptions one by one", exc)
+            exported = []
+        for row in exported:
+            if isinstance(row, dict) and isinstance(row.get("description"), str):
+                key = row.get("id")
+                if isinstance(key, int) and isinstance(row.get("updatedAt"), str):
+                    cache[key] = (row["updatedAt"], row["description"])
+        missing = _apply_cached(missing, cache)
+    _fetch_details(missing, cache, client, snapshot.warnings.append)
+
+
+def _apply_cached(
+    rows: list[dict[str, Any]], cache: dict[int, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Fill descriptions known for the row's ``updatedAt``; return the rows still missing one."""
+    missing = []
+    for row in rows:
+        cached = cache.get(row.get("id"))  # type: ignore[arg-type]
+        if cached is not None and cached[0] == row.get("updatedAt"):
+            row["description"] = cached[1]
+        else:
+            missing.append(row)
+    return missing
+
+
+def _fetch_details(
+    rows: list[dict[str, Any]],
+    cache: dict[int, tuple[str, str]],
+    client: GancioClient,
+    warn: Callable[[str], None],
+) -> None:
+    def one(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+        try:
+            return row, client.event_detail(row["id"]), ""
+        except ApiError as exc:
+            return row, None, str(exc)
+
+    fetchable = [row for row in rows if isinstance(row.get("id"), int)]
+    with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
+        for row, detail, error in pool.map(one, fetchable):
+            description = detail.get("description") if detail else None
+            if not isinstance(description, str):
+                warn(
+                    f"event {row['id']}: no description ({error or 'not found'}); built without it"
+                )
+                continue
+            row["description"] = description
+            if isinstance(row.get("updatedAt"), str):
+                cache[row["id"]] = (row["updatedAt"], description)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc or url

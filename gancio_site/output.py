@@ -1,0 +1,140 @@
+"""Writing the output tree: only under its root, each file once, swapped in at the end.
+
+A build writes into a fresh sibling folder and replaces the output folder only when every
+file was written, so a failed build leaves the previous site exactly as it was. A file
+whose bytes did not change is hard-linked from the previous site instead of rewritten,
+keeping its modification time, so deploy tools upload only real changes.
+
+The output folder is replaced whole, so it must be one gancio-site made: a folder holding
+anything else (a typo such as ``output = "."``) is refused, never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from .errors import OutputError
+
+log = logging.getLogger(__name__)
+
+MARKER = ".gancio-site"
+MARKER_TEXT = b"This folder is built by gancio-site and replaced on every build.\n"
+
+
+class OutputTree:
+    """A new output tree being written next to the current one."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = Path(os.path.abspath(final))
+        self.parent = self.final.parent
+        self.root = self.parent / f".{self.final.name}.building-{os.getpid()}"
+        self.sources: dict[str, str] = {}
+        self.written = 0
+        self.linked = 0
+
+    def open(self) -> OutputTree:
+        """Check the destination and create the empty build folder."""
+        _recover(self.final)
+        _check_ours(self.final)
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            if self.root.exists():
+                shutil.rmtree(self.root)
+            self.root.mkdir()
+        except OSError as exc:
+            raise OutputError(f"cannot create {self.root}: {exc.strerror or exc}") from None
+        self.write(MARKER, MARKER_TEXT, "gancio-site")
+        return self
+
+    def write(self, path: str, data: bytes, source: str) -> None:
+        """Write ``data`` at output path ``path``; refuse escapes and second writes."""
+        target = self._target(path, source)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not self._link_unchanged(path, target, data):
+                target.write_bytes(data)
+                self.written += 1
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+    def copy(self, path: str, file: Path, source: str) -> None:
+        """Copy ``file`` to output path ``path``."""
+        self.write(path, file.read_bytes(), source)
+
+    def _target(self, path: str, source: str) -> Path:
+        pure = PurePosixPath(path)
+        if (
+            not path
+            or "\\" in path
+            or "\x00" in path
+            or pure.is_absolute()
+            or any(part in ("", ".", "..") for part in path.split("/"))
+        ):
+            raise OutputError(f"refusing to write {path!r} (from {source}): not a safe path")
+        target = self.root.joinpath(*pure.parts)
+        if not target.resolve().is_relative_to(self.root.resolve()):
+            raise OutputError(f"refusing to write {path!r} (from {source}): outside the output")
+        key = path.casefold()  # case-insensitive file systems would merge these
+        if key in self.sources:
+            raise OutputError(
+                f"two outputs want the same file {path!r}: {self.sources[key]} and {source}"
+            )
+        self.sources[key] = source
+        return target
+
+    def _link_unchanged(self, path: str, target: Path, data: bytes) -> bool:
+        previous = self.final.joinpath(*PurePosixPath(path).parts)
+        try:
+            if previous.stat().st_size != len(data) or previous.read_bytes() != data:
+                return False
+            os.link(previous, target)
+        except OSError:
+            return False
+        self.linked += 1
+        return True
+
+    def commit(self) -> None:
+        """Replace the output folder with the new tree."""
+        old = self.parent / f".{self.final.name}.old-{os.getpid()}"
+        try:
+            if self.final.exists():
+                os.rename(self.final, old)
+            os.rename(self.root, self.final)
+        except OSError as exc:
+            if old.exists() and not self.final.exists():
+                os.rename(old, self.final)
+            raise OutputError(f"cannot replace {self.final}: {exc.strerror or exc}") from None
+        shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Remove the unfinished tree; the previous output stays untouched."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _check_ours(final: Path) -> None:
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise OutputError(f"output {final} exists and is not a folder")
+    if (final / MARKER).is_file():
+        return
+    with contextlib.suppress(StopIteration):
+        next(final.iterdir())
+        raise OutputError(
+            f"output folder {final} is not empty and was not made by gancio-site; "
+            "it would be replaced whole: empty it or choose another `output`"
+        )
+
+
+def _recover(final: Path) -> None:
+    """Put back the previous output if a build stopped between its two renames."""
+    if final.exists():
+        return
+    leftovers = sorted(final.parent.glob(f".{final.name}.old-*")) if final.parent.is_dir() else []
+    if leftovers:
+        log.warning("restoring %s from an interrupted build", final)
+        os.rename(leftovers[-1], final)

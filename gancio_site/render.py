@@ -1,0 +1,136 @@
+"""The Jinja environment: the site's templates first, then the default theme.
+
+Autoescape is on for every template and undefined names are errors, so a typo in a
+template fails the build instead of publishing a blank. The only HTML from outside that
+reaches a page unescaped is the event description, already sanitised by ``clean.py``.
+Dates and times are formatted with Babel in the site's language and zone.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from babel import Locale
+from babel.dates import format_date, format_time
+
+from . import __version__
+from .errors import GancioSiteError
+from .models import Event, Place, SiteInfo
+from .urls import UrlMap, relative
+
+
+class TemplateFailed(GancioSiteError):
+    """A template could not be loaded or rendered; the message names file and line."""
+
+
+def theme_dir() -> Path:
+    """Return the folder of the default theme (inside the wheel, or the source checkout)."""
+    packaged = Path(__file__).parent / "theme"
+    if (packaged / "templates").is_dir():
+        return packaged
+    return Path(__file__).parent.parent
+
+
+class Formatter:
+    """Dates, times and ranges in one language (zone: the datetimes' own)."""
+
+    def __init__(self, language: str) -> None:
+        self.locale = Locale.parse(language)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one formatter per build
+    def date(self, value: date, fmt: str = "full") -> str:
+        return format_date(value, fmt, locale=self.locale)
+
+    def time(self, value: datetime, fmt: str = "short") -> str:
+        return self._time(value.hour, value.minute, fmt)
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019
+    def _time(self, hour: int, minute: int, fmt: str) -> str:
+        from datetime import time
+
+        return format_time(time(hour, minute), fmt, locale=self.locale)
+
+    def when(self, event: Event) -> str:
+        """Return the event's date and time range, e.g. 'Saturday, 5 December 2026, 20:30–22:30'."""
+        start_day = self.date(event.start.date(), "full")
+        start = f"{start_day}, {self.time(event.start)}"
+        if event.end is None:
+            return start
+        if not event.spans_days:
+            return f"{start}–{self.time(event.end)}"
+        return f"{start} – {self.date(event.end.date(), 'full')}, {self.time(event.end)}"
+
+
+class Renderer:
+    """Renders the site's pages to bytes."""
+
+    def __init__(
+        self, site: SiteInfo, urls: UrlMap, template_dirs: Sequence[Path], base_path: str
+    ) -> None:
+        self.site = site
+        self.urls = urls
+        self.base_path = base_path
+        self.fmt = Formatter(site.language)
+        loaders = [jinja2.FileSystemLoader(str(d)) for d in template_dirs if d.is_dir()]
+        loaders.append(jinja2.FileSystemLoader(str(theme_dir() / "templates")))
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
+        self.env.globals.update(
+            site=site,
+            when=self.fmt.when,
+            tag_url=urls.tag,
+            generator=f"gancio-site {__version__}",
+        )
+
+    def target(self, item: Event | Place | str) -> str:
+        """Return the output path an Event, Place or path string links to."""
+        if isinstance(item, Event):
+            return self.urls.event(item)
+        if isinstance(item, Place):
+            return self.urls.place(item)
+        return item
+
+    def linker(self, page: str) -> Callable[[Event | Place | str], str]:
+        """Return ``url()`` for a page: relative links, or rooted ones for the 404 page."""
+        if page == "404.html":  # served at any depth, so its links start from the root
+            return lambda item: self.base_path + quote(self.target(item))
+        return lambda item: relative(self.target(item), page)
+
+    def render(self, template: str, page: str, feeds: dict[str, str], **context: Any) -> bytes:
+        """Return the page at output path ``page`` rendered from ``template``."""
+        folder = page[: -len("index.html")] if page.endswith("index.html") else page
+        try:
+            html = self.env.get_template(template).render(
+                url=self.linker(page),
+                abs_url=lambda item: self.urls.absolute(self.target(item)),
+                canonical=self.urls.absolute(folder),
+                feeds=feeds,
+                now=context.pop("now"),
+                **context,
+            )
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateFailed(
+                f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise TemplateFailed(f"template {template} (page {page}): {exc}") from None
+        return html.encode("utf-8")
+
+
+def _iso(value: datetime | date) -> str:
+    return value.isoformat()
