@@ -53,8 +53,9 @@ SAFE_SCHEMES = {"http", "https", "mailto"}
 
 
 def clean_text(value: str) -> str:
-    """Return ``value`` without characters that XML 1.0 forbids."""
-    return _INVALID_XML.sub("", value)
+    """Return ``value`` without characters that XML 1.0 forbids (vertical tab and form
+    feed, which separate words, become spaces)."""
+    return _INVALID_XML.sub("", value.replace("\x0b", " ").replace("\x0c", " "))
 
 
 def has_invalid_chars(value: str) -> bool:

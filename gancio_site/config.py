@@ -104,7 +104,7 @@ def load_config(
             result[key] = _CHECKS.get(key, _text)(value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
-    if require_instance and not result.get("instance"):
+    if require_instance and not result.get("instance") and "instance" not in values:
         problems.append(
             "instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"
         )

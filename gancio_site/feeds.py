@@ -45,6 +45,8 @@ def build_feeds(
     fg.id(page_url)
     fg.title(title)
     fg.subtitle(site.description or f"Upcoming events from {site.instance_name}")
+    # feedgen takes the RSS <link> from the last link set: the self link goes first.
+    fg.link(href=feed_url, rel="self")
     fg.link(href=page_url, rel="alternate")
     fg.language(site.lang)
     fg.updated(updated)
@@ -68,7 +70,6 @@ def build_feeds(
             entry.category(term=tag)
         if event.image is not None:
             entry.enclosure(event.image.url, str(event.image.size or 0), "image/jpeg")
-    fg.link(href=feed_url, rel="self")
     rss = fg.rss_str(pretty=True)
     fg.link(href=atom_url, rel="self", replace=True)
     fg.link(href=page_url, rel="alternate")

@@ -142,7 +142,19 @@ class Parser:
         self.warnings.append(f"event {event_id}: {message}")
 
     def event(self, raw: Any) -> Event | None:
-        """Return an ``Event`` from a list, detail or export row, or None if unusable."""
+        """Return an ``Event`` from a list, detail or export row, or None if unusable.
+
+        All the problems of one event end up in one warning naming its id.
+        """
+        before = len(self.warnings)
+        event = self._event(raw)
+        if len(self.warnings) - before > 1:
+            notes = [w.split(": ", 1)[1] for w in self.warnings[before:]]
+            prefix = self.warnings[before].split(": ", 1)[0]
+            self.warnings[before:] = [f"{prefix}: " + "; ".join(dict.fromkeys(notes))]
+        return event
+
+    def _event(self, raw: Any) -> Event | None:
         if not isinstance(raw, dict):
             self.warnings.append(f"skipped an event that is not an object: {str(raw)[:40]!r}")
             return None

@@ -100,5 +100,8 @@ def relative(target: str, page: str) -> str:
 
     Relative links keep working under any sub-path of ``base_url`` and from a local folder.
     """
+    folder = page.rpartition("/")[0] + "/" if "/" in page else ""
+    if folder and target.startswith(folder):  # same folder: "event.ics", not "../../event/x/..."
+        return quote(target[len(folder) :]) or "./"
     link = "../" * page.count("/") + target
     return quote(link) if link else "./"

@@ -31,6 +31,9 @@ def build_json(
         "events": [_event(e, event_urls, tag_urls, place_urls) for e in events],
     }
     text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # Same values, but no markup characters: the file stays inert even if a careless page
+    # pastes it into HTML, and a search of the site for "<script" finds nothing (case B11).
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text.encode("utf-8")
 
 

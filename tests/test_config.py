@@ -1,0 +1,95 @@
+"""Configuration: file, environment and flags, and every problem reported at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gancio_site.config import load_config, resolve_time
+from gancio_site.errors import ConfigError
+
+MINIMAL = {"GANCIO_INSTANCE": "https://gancio.example.org", "GANCIO_BASE_URL": "https://example.org/"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gancio-site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_env_and_flags_in_order_of_precedence(tmp_path):
+    path = write(tmp_path, 'instance = "https://a.example.org/"\ntitle = "From file"\n'
+                           'base_url = "https://example.org/agenda"\nmax = 5\noutput = "site"\n')
+    config = load_config(path, env={"GANCIO_TITLE": "From env", "GANCIO_MAX": "7"},
+                         overrides={"title": "From flag"})
+    assert config.instance == "https://a.example.org"
+    assert config.title == "From flag"
+    assert config.max == 7
+    assert config.base_url == "https://example.org/agenda/"
+    assert config.base_path == "/agenda/"
+    assert config.output == tmp_path / "site"  # relative to the file's folder
+
+
+def test_defaults():
+    config = load_config(None, env=MINIMAL)
+    assert config.output == Path("public")
+    assert config.language == "en" and config.timezone == ""
+    assert config.start == "now" and config.end == "" and config.max is None
+    assert config.show_recurrent is False and config.tags == () and config.places == ()
+
+
+def test_every_problem_is_reported_together_naming_its_key(tmp_path):
+    path = write(tmp_path, 'instance = "gancio.example.org"\nbase_url = "ftp://x"\n'
+                           'language = "xx-nope"\ntimezone = "Mars/Olympus"\nmax = 0\n'
+                           'tags = ["rock, pop"]\nstart = "tomorrow"\nshow_recurrent = "maybe"\n'
+                           'colour = "red"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    keys = sorted(problem.split(":")[0] for problem in caught.value.problems)
+    assert keys == ["base_url", "colour", "instance", "language", "max", "show_recurrent",
+                    "start", "tags", "timezone"]
+
+
+def test_missing_instance_and_base_url():
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env={})
+    assert [p.split(":")[0] for p in caught.value.problems] == ["instance", "base_url"]
+
+
+def test_missing_explicit_file_and_broken_toml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", env=MINIMAL)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(write(tmp_path, "title = \n"), env=MINIMAL)
+
+
+def test_lists_from_env_are_comma_separated():
+    config = load_config(None, env={**MINIMAL, "GANCIO_TAGS": "jazz & blues, c#",
+                                    "GANCIO_PLACES": "3,Circolo Esempio"})
+    assert config.tags == ("jazz & blues", "c#")
+    assert config.places == ("3", "Circolo Esempio")
+
+
+def test_b03_tag_with_comma_is_rejected():
+    with pytest.raises(ConfigError, match="tags: 'rock, pop' contains a comma"):
+        load_config(None, env=MINIMAL, overrides={"tags": ["jazz", "rock, pop"]})
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("now", datetime(2026, 12, 3, 13, 38, 45)),
+    ("today", datetime(2026, 12, 3, 0, 0)),
+    ("-7d", datetime(2026, 11, 26, 0, 0)),
+    ("+90d", datetime(2027, 3, 3, 0, 0)),
+    ("+2w", datetime(2026, 12, 17, 0, 0)),
+    ("+3h", datetime(2026, 12, 3, 16, 38, 45)),
+    ("2026-12-31", datetime(2026, 12, 31, 0, 0)),
+    ("2026-12-31T21:30", datetime(2026, 12, 31, 21, 30)),
+])
+def test_relative_and_absolute_times(spec, expected):
+    rome = ZoneInfo("Europe/Rome")
+    now = datetime(2026, 12, 3, 13, 38, 45, tzinfo=rome)
+    assert resolve_time(spec, now) == expected.replace(tzinfo=rome)
+    assert resolve_time("", now) is None
