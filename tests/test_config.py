@@ -11,7 +11,10 @@ import pytest
 from gancio_site.config import load_config, resolve_time
 from gancio_site.errors import ConfigError
 
-MINIMAL = {"GANCIO_INSTANCE": "https://gancio.example.org", "GANCIO_BASE_URL": "https://example.org/"}
+MINIMAL = {
+    "GANCIO_INSTANCE": "https://gancio.example.org",
+    "GANCIO_BASE_URL": "https://example.org/",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -21,10 +24,14 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_file_env_and_flags_in_order_of_precedence(tmp_path):
-    path = write(tmp_path, 'instance = "https://a.example.org/"\ntitle = "From file"\n'
-                           'base_url = "https://example.org/agenda"\nmax = 5\noutput = "site"\n')
-    config = load_config(path, env={"GANCIO_TITLE": "From env", "GANCIO_MAX": "7"},
-                         overrides={"title": "From flag"})
+    path = write(
+        tmp_path,
+        'instance = "https://a.example.org/"\ntitle = "From file"\n'
+        'base_url = "https://example.org/agenda"\nmax = 5\noutput = "site"\n',
+    )
+    config = load_config(
+        path, env={"GANCIO_TITLE": "From env", "GANCIO_MAX": "7"}, overrides={"title": "From flag"}
+    )
     assert config.instance == "https://a.example.org"
     assert config.title == "From flag"
     assert config.max == 7
@@ -42,15 +49,27 @@ def test_defaults():
 
 
 def test_every_problem_is_reported_together_naming_its_key(tmp_path):
-    path = write(tmp_path, 'instance = "gancio.example.org"\nbase_url = "ftp://x"\n'
-                           'language = "xx-nope"\ntimezone = "Mars/Olympus"\nmax = 0\n'
-                           'tags = ["rock, pop"]\nstart = "tomorrow"\nshow_recurrent = "maybe"\n'
-                           'colour = "red"\n')
+    path = write(
+        tmp_path,
+        'instance = "gancio.example.org"\nbase_url = "ftp://x"\n'
+        'language = "xx-nope"\ntimezone = "Mars/Olympus"\nmax = 0\n'
+        'tags = ["rock, pop"]\nstart = "tomorrow"\nshow_recurrent = "maybe"\n'
+        'colour = "red"\n',
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     keys = sorted(problem.split(":")[0] for problem in caught.value.problems)
-    assert keys == ["base_url", "colour", "instance", "language", "max", "show_recurrent",
-                    "start", "tags", "timezone"]
+    assert keys == [
+        "base_url",
+        "colour",
+        "instance",
+        "language",
+        "max",
+        "show_recurrent",
+        "start",
+        "tags",
+        "timezone",
+    ]
 
 
 def test_missing_instance_and_base_url():
@@ -67,8 +86,10 @@ def test_missing_explicit_file_and_broken_toml(tmp_path):
 
 
 def test_lists_from_env_are_comma_separated():
-    config = load_config(None, env={**MINIMAL, "GANCIO_TAGS": "jazz & blues, c#",
-                                    "GANCIO_PLACES": "3,Circolo Esempio"})
+    config = load_config(
+        None,
+        env={**MINIMAL, "GANCIO_TAGS": "jazz & blues, c#", "GANCIO_PLACES": "3,Circolo Esempio"},
+    )
     assert config.tags == ("jazz & blues", "c#")
     assert config.places == ("3", "Circolo Esempio")
 
@@ -78,16 +99,19 @@ def test_b03_tag_with_comma_is_rejected():
         load_config(None, env=MINIMAL, overrides={"tags": ["jazz", "rock, pop"]})
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("now", datetime(2026, 12, 3, 13, 38, 45)),
-    ("today", datetime(2026, 12, 3, 0, 0)),
-    ("-7d", datetime(2026, 11, 26, 0, 0)),
-    ("+90d", datetime(2027, 3, 3, 0, 0)),
-    ("+2w", datetime(2026, 12, 17, 0, 0)),
-    ("+3h", datetime(2026, 12, 3, 16, 38, 45)),
-    ("2026-12-31", datetime(2026, 12, 31, 0, 0)),
-    ("2026-12-31T21:30", datetime(2026, 12, 31, 21, 30)),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("now", datetime(2026, 12, 3, 13, 38, 45)),
+        ("today", datetime(2026, 12, 3, 0, 0)),
+        ("-7d", datetime(2026, 11, 26, 0, 0)),
+        ("+90d", datetime(2027, 3, 3, 0, 0)),
+        ("+2w", datetime(2026, 12, 17, 0, 0)),
+        ("+3h", datetime(2026, 12, 3, 16, 38, 45)),
+        ("2026-12-31", datetime(2026, 12, 31, 0, 0)),
+        ("2026-12-31T21:30", datetime(2026, 12, 31, 21, 30)),
+    ],
+)
 def test_relative_and_absolute_times(spec, expected):
     rome = ZoneInfo("Europe/Rome")
     now = datetime(2026, 12, 3, 13, 38, 45, tzinfo=rome)

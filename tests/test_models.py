@@ -31,15 +31,51 @@ def test_every_captured_event_parses_without_warnings(parser):
 
 def test_b01_bad_end_times_mean_no_end_with_one_warning_each(parser):
     rows = [
-        {"id": 101, "slug": "open-mic", "title": "Open mic", "start_datetime": 1717268400,
-         "end_datetime": "Antani", "place": PLACE, "tags": ["musica"], "media": []},
-        {"id": 102, "slug": "mostra", "title": "Mostra", "multidate": True,
-         "start_datetime": 1733216400, "end_datetime": None, "place": PLACE, "tags": [], "media": []},
-        {"id": 103, "slug": "cena", "title": "Cena", "start_datetime": 1717268400,
-         "end_datetime": 0, "place": PLACE, "tags": [], "media": []},
-        {"id": 104, "title": "Vuoto", "start_datetime": 1717268400, "end_datetime": "", "place": PLACE},
-        {"id": 105, "title": "Prima", "start_datetime": 1717268400, "end_datetime": 1717260000,
-         "place": PLACE},
+        {
+            "id": 101,
+            "slug": "open-mic",
+            "title": "Open mic",
+            "start_datetime": 1717268400,
+            "end_datetime": "Antani",
+            "place": PLACE,
+            "tags": ["musica"],
+            "media": [],
+        },
+        {
+            "id": 102,
+            "slug": "mostra",
+            "title": "Mostra",
+            "multidate": True,
+            "start_datetime": 1733216400,
+            "end_datetime": None,
+            "place": PLACE,
+            "tags": [],
+            "media": [],
+        },
+        {
+            "id": 103,
+            "slug": "cena",
+            "title": "Cena",
+            "start_datetime": 1717268400,
+            "end_datetime": 0,
+            "place": PLACE,
+            "tags": [],
+            "media": [],
+        },
+        {
+            "id": 104,
+            "title": "Vuoto",
+            "start_datetime": 1717268400,
+            "end_datetime": "",
+            "place": PLACE,
+        },
+        {
+            "id": 105,
+            "title": "Prima",
+            "start_datetime": 1717268400,
+            "end_datetime": 1717260000,
+            "place": PLACE,
+        },
     ]
     events = {e.id: e for e in (parser.event(r) for r in rows)}
     assert all(e.end is None for e in events.values())
@@ -51,12 +87,24 @@ def test_b01_bad_end_times_mean_no_end_with_one_warning_each(parser):
 
 
 def test_b02_minimal_list_record_renders_with_defaults(parser):
-    event = parser.event({
-        "id": 7, "title": "Assemblea", "slug": "assemblea", "start_datetime": 1717268400,
-        "place": {"id": 1, "name": "Sala Esempio", "address": "Piazza Esempio 2",
-                  "latitude": None, "longitude": None},
-        "tags": [], "media": [], "unknown_key": {"ignored": True},
-    })
+    event = parser.event(
+        {
+            "id": 7,
+            "title": "Assemblea",
+            "slug": "assemblea",
+            "start_datetime": 1717268400,
+            "place": {
+                "id": 1,
+                "name": "Sala Esempio",
+                "address": "Piazza Esempio 2",
+                "latitude": None,
+                "longitude": None,
+            },
+            "tags": [],
+            "media": [],
+            "unknown_key": {"ignored": True},
+        }
+    )
     assert event is not None
     assert event.multidate is False
     assert event.description == ""
@@ -65,16 +113,24 @@ def test_b02_minimal_list_record_renders_with_defaults(parser):
 
 
 def test_b06_control_characters_removed_with_one_warning(parser):
-    event = parser.event({"id": 70, "title": "Serata\u000bspeciale", "start_datetime": 1717268400,
-                          "description": "<p>Con DJ\u001b e ospiti\u0000</p>", "place": PLACE})
+    event = parser.event(
+        {
+            "id": 70,
+            "title": "Serata\u000bspeciale",
+            "start_datetime": 1717268400,
+            "description": "<p>Con DJ\u001b e ospiti\u0000</p>",
+            "place": PLACE,
+        }
+    )
     assert event.title == "Serata speciale"
     assert event.description == "<p>Con DJ e ospiti</p>"
     assert len(parser.warnings) == 1 and parser.warnings[0].startswith("event 70:")
 
 
 def test_lone_surrogates_and_nonchars_are_removed(parser):
-    event = parser.event({"id": 71, "title": "a\ud800b\ufffec", "start_datetime": 1717268400,
-                          "place": PLACE})
+    event = parser.event(
+        {"id": 71, "title": "a\ud800b\ufffec", "start_datetime": 1717268400, "place": PLACE}
+    )
     assert event.title == "abc"
 
 
@@ -88,7 +144,9 @@ def test_online_event_and_links(parser):
     event = parser.event(ROWS[8])
     assert event.is_online
     assert event.online_locations == (
-        "https://meet.example.org/privacy-digitale", "https://stream.example.org/live/42")
+        "https://meet.example.org/privacy-digitale",
+        "https://stream.example.org/live/42",
+    )
 
 
 def test_hostile_description_is_sanitised(parser):
@@ -112,8 +170,15 @@ def test_image_urls_are_absolute_and_quoted(parser):
     assert image.url == "https://gancio.example.org/media/223b7f77dc756ab75bbb19b2b597e881.jpg"
     assert image.thumb_url.startswith("https://gancio.example.org/media/thumb/")
     assert (image.width, image.height) == (300, 200)
-    hostile = parser.event({"id": 9, "title": "x", "start_datetime": 1717268400, "place": PLACE,
-                            "media": [{"url": "../../etc/passwd", "name": "n"}]})
+    hostile = parser.event(
+        {
+            "id": 9,
+            "title": "x",
+            "start_datetime": 1717268400,
+            "place": PLACE,
+            "media": [{"url": "../../etc/passwd", "name": "n"}],
+        }
+    )
     assert hostile.image.url == "https://gancio.example.org/media/..%2F..%2Fetc%2Fpasswd"
 
 
@@ -124,8 +189,14 @@ def test_null_slug_links_to_gancio_by_id(parser):
 
 
 def test_half_coordinates_are_dropped(parser):
-    event = parser.event({"id": 5, "title": "x", "start_datetime": 1717268400,
-                          "place": {"id": 1, "name": "P", "latitude": 45.1, "longitude": None}})
+    event = parser.event(
+        {
+            "id": 5,
+            "title": "x",
+            "start_datetime": 1717268400,
+            "place": {"id": 1, "name": "P", "latitude": 45.1, "longitude": None},
+        }
+    )
     assert not event.place.has_coordinates
 
 
@@ -136,24 +207,51 @@ def test_event_without_usable_start_is_skipped_with_warning(parser, bad):
 
 
 def test_wrong_types_are_neutralised(parser):
-    event = parser.event({"id": "12", "title": 42, "slug": None, "start_datetime": "1717268400",
-                          "place": None, "tags": "musica", "online_locations": "x",
-                          "media": {"url": 1}, "description": ["x"]})
+    event = parser.event(
+        {
+            "id": "12",
+            "title": 42,
+            "slug": None,
+            "start_datetime": "1717268400",
+            "place": None,
+            "tags": "musica",
+            "online_locations": "x",
+            "media": {"url": 1},
+            "description": ["x"],
+        }
+    )
     assert event.id == 12 and event.title == "42"
     assert event.tags == () and event.online_locations == () and event.image is None
     assert event.place.name == "" and event.description == ""
 
 
 def test_tags_as_export_objects_and_duplicates(parser):
-    event = parser.event({"id": 1, "title": "x", "start_datetime": 1717268400, "place": PLACE,
-                          "tags": [{"tag": "musica"}, "musica", " a  b ", ""]})
+    event = parser.event(
+        {
+            "id": 1,
+            "title": "x",
+            "start_datetime": 1717268400,
+            "place": PLACE,
+            "tags": [{"tag": "musica"}, "musica", " a  b ", ""],
+        }
+    )
     assert event.tags == ("musica", "a b")
 
 
 def test_javascript_online_links_are_dropped(parser):
-    event = parser.event({"id": 1, "title": "x", "start_datetime": 1717268400, "place": PLACE,
-                          "online_locations": ["javascript:alert(1)", "data:text/html,x",
-                                               "https://ok.example.org/"]})
+    event = parser.event(
+        {
+            "id": 1,
+            "title": "x",
+            "start_datetime": 1717268400,
+            "place": PLACE,
+            "online_locations": [
+                "javascript:alert(1)",
+                "data:text/html,x",
+                "https://ok.example.org/",
+            ],
+        }
+    )
     assert event.online_locations == ("https://ok.example.org/",)
 
 

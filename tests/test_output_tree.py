@@ -10,7 +10,9 @@ from gancio_site.errors import OutputError
 from gancio_site.output import OutputTree
 
 
-@pytest.mark.parametrize("path", ["../x", "/etc/x", "a/../../x", "a\\b", "a\x00b", "", "a//b", "./a"])
+@pytest.mark.parametrize(
+    "path", ["../x", "/etc/x", "a/../../x", "a\\b", "a\x00b", "", "a//b", "./a"]
+)
 def test_refuses_paths_outside_or_odd(tmp_path, path):
     tree = OutputTree(tmp_path / "public").open()
     with pytest.raises(OutputError, match="not a safe path"):
