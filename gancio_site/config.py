@@ -92,6 +92,8 @@ def load_config(
         if key not in KEYS:
             problems.append(f"{key}: unknown key in {path or CONFIG_FILE}")
     values: dict[str, Any] = {k: _resolve_path(k, v, root) for k, v in raw.items() if k in KEYS}
+    if env.get("NETLIFY") == "true" and env.get("URL"):
+        values.setdefault("base_url", env["URL"])  # Netlify's own name for the site's URL
     for key in KEYS:
         if ENV_PREFIX + key.upper() in env:
             values[key] = env[ENV_PREFIX + key.upper()]

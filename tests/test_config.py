@@ -117,3 +117,14 @@ def test_relative_and_absolute_times(spec, expected):
     now = datetime(2026, 12, 3, 13, 38, 45, tzinfo=rome)
     assert resolve_time(spec, now) == expected.replace(tzinfo=rome)
     assert resolve_time("", now) is None
+
+
+def test_base_url_defaults_to_netlify_url():
+    env = {
+        "GANCIO_INSTANCE": "https://g.example.org",
+        "NETLIFY": "true",
+        "URL": "https://agenda.netlify.app",
+    }
+    assert load_config(None, env=env).base_url == "https://agenda.netlify.app/"
+    env["GANCIO_BASE_URL"] = "https://agenda.example.org/"
+    assert load_config(None, env=env).base_url == "https://agenda.example.org/"

@@ -1,0 +1,120 @@
+"""The command line: exact messages and exit codes (0 built, 1 failed, 2 usage/config)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from fake_gancio import FakeGancio
+
+from gancio_site.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_build_against_instance_prints_one_summary_line(gancio, tmp_path):
+    result = run(
+        "build",
+        "--instance",
+        gancio.url,
+        "--base-url",
+        "https://example.org/",
+        env={"SOURCE_DATE_EPOCH": "1796301525"},
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Built 65 pages, 64 feeds, 62 calendars from 30 events in ")
+    assert result.stdout.endswith(" s into public\n")
+    assert result.stderr == ""
+
+
+def test_config_problems_exit_2_one_line_each(tmp_path):
+    (tmp_path / "gancio-site.toml").write_text('instance = "nope"\nmax = -1\n')
+    result = run("build")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: instance: 'nope' is not an http(s) URL",
+        "Error: max: expected a whole number of at least 1, got -1",
+        "Error: base_url: missing; the public URL of the site, e.g. https://example.org/",
+    ]
+    assert result.stdout == ""
+
+
+def test_usage_error_exits_2():
+    result = run("build", "--no-such-flag")
+    assert result.exit_code == 2
+    assert "No such option '--no-such-flag'" in result.stderr
+
+
+def test_failed_build_exits_1_with_one_error_line(tmp_path):
+    fake = FakeGancio().start()
+    fake.fail("/api/events", status=404, body="Not Found", times=-1)
+    try:
+        result = run("build", "--instance", fake.url, "--base-url", "https://example.org/")
+    finally:
+        fake.stop()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(f"Error: GET {fake.url}/api/events?start=")
+    assert result.stderr.splitlines()[-1].endswith(
+        "returned HTTP 404 (Not Found): not found; check the instance URL"
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_offline_without_cache_exits_1():
+    result = run(
+        "build",
+        "--offline",
+        "--instance",
+        "https://gancio.example.org",
+        "--base-url",
+        "https://example.org/",
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no cached events for https://gancio.example.org in ")
+    assert result.stderr.endswith("run `gancio-site build` once with network access first\n")
+
+
+def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "mine.txt").write_text("keep me")
+    result = run("build", "--demo")
+    assert result.exit_code == 1
+    assert "was not made by gancio-site" in result.stderr
+    assert (tmp_path / "public" / "mine.txt").read_text() == "keep me"
+
+
+def test_help_states_exit_codes():
+    result = run("build", "--help")
+    assert result.exit_code == 0
+    assert "Exit codes: 0 built, 1 build failed" in result.stdout
+    assert "2 usage or configuration error" in result.stdout
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for name in main.commands:
+        assert f"gancio-site {name}" in readme, name
+
+
+def test_b04_machine_timezone_never_changes_the_output(tmp_path):
+    outputs = []
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        folder = tmp_path / zone.replace("/", "_")
+        env = {**os.environ, "TZ": zone}
+        subprocess.run(
+            [sys.executable, "-m", "gancio_site.cli", "build", "--demo", "--output", str(folder)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        outputs.append(
+            {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        )
+    assert outputs[0] == outputs[1] == outputs[2]
