@@ -75,11 +75,19 @@ def build(
     mode: str = "online",
     now_ts: float | None = None,
     client: GancioClient | None = None,
+    snapshot: Snapshot | None = None,
 ) -> BuildReport:
-    """Build the site into ``config.output``; ``mode`` is online, offline or demo."""
+    """Build the site into ``config.output``; ``mode`` is online, offline or demo.
+
+    With ``snapshot`` (from ``fetch_snapshot``) nothing is fetched: the dev server reuses
+    one fetch for every rebuild.
+    """
     started = time.perf_counter()
     now_ts = now_timestamp() if now_ts is None else now_ts
-    snapshot, now_ts = _snapshot(config, mode, now_ts, client)
+    if snapshot is None:
+        snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
+    elif mode == "demo":
+        now_ts = snapshot.captured_at or now_ts
     warnings = list(snapshot.warnings)
     tz = site_zone(config, snapshot.timezone, warnings)
     now = datetime.fromtimestamp(now_ts, tz)
@@ -94,9 +102,10 @@ def build(
     return report
 
 
-def _snapshot(
-    config: SiteConfig, mode: str, now_ts: float, client: GancioClient | None
+def fetch_snapshot(
+    config: SiteConfig, mode: str, now_ts: float, client: GancioClient | None = None
 ) -> tuple[Snapshot, float]:
+    """Return the raw events for ``mode`` and the build's "now" (the demo has its own)."""
     if mode == "demo":
         snapshot, captured = load_demo()
         resolve_places_offline(config, snapshot)

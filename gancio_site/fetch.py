@@ -45,6 +45,7 @@ class Snapshot:
     place_ids: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
+    captured_at: float | None = None  # the demo's own "now"
 
 
 def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts: float) -> Snapshot:
@@ -143,6 +144,7 @@ def load_demo() -> tuple[Snapshot, int]:
         instance_name=_text(meta.get("nodeName")) or "Gancio",
         timezone=_text(meta.get("nodeTimezone")),
         rows=rows,
+        captured_at=int(data["captured_at_unix"]),
     )
     return snapshot, int(data["captured_at_unix"])
 

@@ -26,6 +26,7 @@ from .urls import UrlMap
 from .widget import build_json
 
 Output = tuple[str, bytes, str]
+EMBED_FILES = ("embed.js", "embed/index.html", "embed/builder.html")
 
 
 @dataclass
@@ -75,6 +76,7 @@ class SiteBuilder:
             "place/index.html", "places.html", feeds=_feeds(""), places=self._place_counts()
         )
         yield self.page("404.html", "404.html", feeds=_feeds(""))
+        yield from self.embed()
         yield "sitemap.xml", self.sitemap(), "sitemap"
         yield "robots.txt", self.robots(), "robots.txt"
 
@@ -146,6 +148,18 @@ class SiteBuilder:
         ics = folder + "event.ics"
         yield self.page(folder + "index.html", "event.html", feeds=_feeds(""), event=event, ics=ics)
         yield ics, self.calendar([event], event.title), f"calendar of event {event.id}"
+
+    def embed(self) -> Iterator[Output]:
+        """Yield the widget files the theme has: script, iframe page, snippet builder."""
+        for name in EMBED_FILES:
+            if self.renderer.has_template(name):
+                yield self.page(
+                    name,
+                    name,
+                    feeds=_feeds(""),
+                    tags=self._tag_counts(),
+                    places=self._place_counts(),
+                )
 
     def page(self, path: str, template: str, **context: object) -> Output:
         self.counts["pages"] += 1

@@ -81,7 +81,8 @@ class Renderer:
         loaders.append(jinja2.FileSystemLoader(str(theme_dir() / "templates")))
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
-            autoescape=True,
+            # HTML and XML are escaped; JavaScript templates pass data through |tojson.
+            autoescape=jinja2.select_autoescape(default_for_string=True, default=False),
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
@@ -96,6 +97,16 @@ class Renderer:
             tag_url=urls.tag,
             generator=f"gancio-site {__version__}",
         )
+
+    def has_template(self, name: str) -> bool:
+        """Return True when the site or the theme has template ``name``."""
+        try:
+            self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            return False
+        except jinja2.TemplateSyntaxError:
+            return True  # exists; rendering it reports the error with file and line
+        return True
 
     def target(self, item: Event | Place | str) -> str:
         """Return the output path an Event, Place or path string links to."""
