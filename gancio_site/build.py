@@ -6,13 +6,16 @@ new tree next to it, and swapped in only when every file is written.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import __version__
 from .api import GancioClient
 from .cache import Cache
 from .config import SiteConfig
@@ -27,7 +30,7 @@ from .fetch import (
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
 from .output import OutputTree
-from .pages import SiteBuilder
+from .pages import Job, SiteBuilder
 from .render import Renderer, theme_dir
 from .urls import UrlMap
 
@@ -131,24 +134,56 @@ def _write(
     )
     urls = UrlMap(config.base_url, events)
     renderer = Renderer(site, urls, [config.templates], config.base_path)
+    # Feeds of no events and events without updatedAt need a date: never the clock, so the
+    # same events give the same bytes (today's midnight, or SOURCE_DATE_EPOCH).
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else now.astimezone(UTC)
-    builder = SiteBuilder(events, site, urls, renderer, now, fallback)
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else midnight
+    builder = SiteBuilder(events, site, urls, renderer, now, fallback, _site_key(config))
+    jobs = list(builder.jobs()) + _static_jobs(config.static)
+    kinds = Counter(job.kind for job in jobs)
+    report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
     tree = OutputTree(config.output).open()
+    tree.build_key = _digest(*(job.key for job in jobs))
+    if tree.unchanged():  # same inputs as the site in place: nothing to write
+        tree.abort()
+        report.files_unchanged = len(jobs)
+        return
     try:
-        for path, data, source in builder.outputs():
-            tree.write(path, data, source)
-        for path, file in static_files(config.static).items():
-            tree.copy(path, file, f"static file {file}")
+        for job in jobs:
+            if not tree.reuse(job.path, job.key, job.source):
+                tree.write(job.path, job.make(), job.source, job.key)
         tree.commit()
     except BaseException:
         tree.abort()
         raise
-    report.pages = builder.counts["pages"]
-    report.feeds = builder.counts["feeds"]
-    report.calendars = builder.counts["calendars"]
     report.files_written = tree.written
     report.files_unchanged = tree.linked
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _site_key(config: SiteConfig) -> str:
+    """Return a key of everything every file depends on: version, settings, templates."""
+    settings = replace(config, output=Path(), cache=Path())
+    parts = [__version__, repr(settings)]
+    for folder in (config.templates, theme_dir() / "templates"):
+        if folder.is_dir():
+            for file in sorted(folder.rglob("*")):
+                if file.is_file():
+                    parts += [file.relative_to(folder).as_posix(), file.read_bytes().hex()]
+    return _digest(*parts)
+
+
+def _static_jobs(site_static: Path) -> list[Job]:
+    jobs = []
+    for path, file in static_files(site_static).items():
+        stat = file.stat()
+        key = _digest(str(file), str(stat.st_size), str(stat.st_mtime_ns))
+        jobs.append(Job(path, f"static file {file}", key, file.read_bytes, "static"))
+    return jobs
 
 
 def static_files(site_static: Path) -> dict[str, Path]:

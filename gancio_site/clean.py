@@ -9,8 +9,8 @@ software may store anything, so the site sanitises again against its own allow-l
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
-from typing import ClassVar
+from functools import lru_cache
+from html import unescape
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -99,48 +99,26 @@ def sanitize_html(html: str, base: str) -> str:
     return cleaned.strip()
 
 
-class _TextExtractor(HTMLParser):
-    _BLOCKS: ClassVar[set[str]] = {
-        "p",
-        "div",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "tr",
-    }
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-        if tag == "li":
-            self.parts.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_BLOCK = re.compile(
+    r"</?(?:p|div|li|ul|ol|h[1-6]|blockquote|pre|tr|table|hr)\b[^>]*>", re.IGNORECASE
+)
+_BREAK = re.compile(r"<br\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 
+@lru_cache(maxsize=32768)
 def html_to_text(html: str) -> str:
-    """Return the plain text of ``html``: paragraphs separated by blank lines."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    """Return the plain text of (sanitised) ``html``: paragraphs separated by blank lines.
+
+    Regular expressions are enough here because the input has been through ``nh3`` (well
+    formed, a short list of tags); the result is text, always escaped where it is used.
+    """
+    text = _LIST_ITEM.sub("\n\n- ", html)
+    text = _BLOCK.sub("\n\n", text)
+    text = _BREAK.sub("\n", text)
+    text = unescape(_TAG.sub("", text))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\xa0", " ").split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -8,7 +8,7 @@ generator is set explicitly, so the same events always give byte-identical feeds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
 
@@ -17,7 +17,7 @@ from feedgen.feed import FeedGenerator
 from . import __version__
 from .models import Event, SiteInfo
 
-FEED_ITEMS = 100  # the next 100 events; the calendar and JSON files list them all
+FEED_ITEMS = 50  # the next 50 events; the calendar and JSON files list them all
 
 
 def feed_time(events: Sequence[Event], fallback: datetime) -> datetime:
@@ -35,7 +35,7 @@ def build_feeds(
     feed_url: str,
     atom_url: str,
     event_urls: dict[int, str],
-    when: dict[int, str],
+    when: Callable[[Event], str],
     fallback_time: datetime,
 ) -> tuple[bytes, bytes]:
     """Return the RSS and Atom documents for ``events``."""
@@ -59,7 +59,7 @@ def build_feeds(
         entry.guid(link, permalink=True)
         entry.title(event.title)
         entry.link(href=link)
-        body = _entry_html(event, when[event.id])
+        body = _entry_html(event, when(event))
         # content() fills Atom <content type="html"> and RSS <description>, both as
         # escaped text (case B08); description() would add a second copy.
         entry.content(body, type="html")

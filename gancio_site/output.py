@@ -12,6 +12,7 @@ anything else (a typo such as ``output = "."``) is refused, never deleted.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -21,8 +22,8 @@ from .errors import OutputError
 
 log = logging.getLogger(__name__)
 
-MARKER = ".gancio-site"
-MARKER_TEXT = b"This folder is built by gancio-site and replaced on every build.\n"
+MARKER = ".gancio-site"  # marks the folder as ours; holds the manifest of input keys
+MANIFEST_FORMAT = 1
 
 
 class OutputTree:
@@ -33,6 +34,11 @@ class OutputTree:
         self.parent = self.final.parent
         self.root = self.parent / f".{self.final.name}.building-{os.getpid()}"
         self.sources: dict[str, str] = {}
+        self.previous: dict[str, list[object]] = {}  # path -> [input key, size]
+        self.manifest: dict[str, list[object]] = {}
+        self.build_key = ""
+        self.previous_build_key = ""
+        self._folders: set[Path] = set()
         self.written = 0
         self.linked = 0
 
@@ -47,14 +53,59 @@ class OutputTree:
             self.root.mkdir()
         except OSError as exc:
             raise OutputError(f"cannot create {self.root}: {exc.strerror or exc}") from None
-        self.write(MARKER, MARKER_TEXT, "gancio-site")
+        self._load_manifest()
         return self
 
-    def write(self, path: str, data: bytes, source: str) -> None:
-        """Write ``data`` at output path ``path``; refuse escapes and second writes."""
+    def _load_manifest(self) -> None:
+        try:
+            data = json.loads((self.final / MARKER).read_text("utf-8"))
+        except (OSError, ValueError):
+            return  # no previous build, or one from an older version: render everything
+        if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT:
+            files = data.get("files")
+            self.previous = files if isinstance(files, dict) else {}
+            self.previous_build_key = str(data.get("build", ""))
+
+    def unchanged(self) -> bool:
+        """True when the previous build had the same inputs and its files are all there."""
+        if not self.build_key or self.build_key != self.previous_build_key:
+            return False
+        return all(
+            _size(self.final.joinpath(*PurePosixPath(path).parts)) == entry[1]
+            for path, entry in self.previous.items()
+        )
+
+    def reuse(self, path: str, key: str, source: str) -> bool:
+        """Link the previous build's file when it was made from the same inputs."""
+        entry = self.previous.get(path)
+        if not entry or entry[0] != key:
+            return False
+        previous = self.final.joinpath(*PurePosixPath(path).parts)
+        if _size(previous) != entry[1]:
+            return False
         target = self._target(path, source)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._mkdir(target.parent)
+            os.link(previous, target)
+        except OSError:
+            del self.sources[path.casefold()]
+            return False
+        self.manifest[path] = list(entry)
+        self.linked += 1
+        return True
+
+    def _mkdir(self, folder: Path) -> None:
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+
+    def write(self, path: str, data: bytes, source: str, key: str = "") -> None:
+        """Write ``data`` at output path ``path``; refuse escapes and second writes."""
+        target = self._target(path, source)
+        if key:
+            self.manifest[path] = [key, len(data)]
+        try:
+            self._mkdir(target.parent)
             if not self._link_unchanged(path, target, data):
                 target.write_bytes(data)
                 self.written += 1
@@ -75,9 +126,9 @@ class OutputTree:
             or any(part in ("", ".", "..") for part in path.split("/"))
         ):
             raise OutputError(f"refusing to write {path!r} (from {source}): not a safe path")
+        # The checks above are enough: the tree is new and holds no links, so a path made
+        # of plain segments cannot leave it (no resolve(): two system calls per segment).
         target = self.root.joinpath(*pure.parts)
-        if not target.resolve().is_relative_to(self.root.resolve()):
-            raise OutputError(f"refusing to write {path!r} (from {source}): outside the output")
         key = path.casefold()  # case-insensitive file systems would merge these
         if key in self.sources:
             raise OutputError(
@@ -98,7 +149,9 @@ class OutputTree:
         return True
 
     def commit(self) -> None:
-        """Replace the output folder with the new tree."""
+        """Write the manifest and replace the output folder with the new tree."""
+        manifest = {"format": MANIFEST_FORMAT, "build": self.build_key, "files": self.manifest}
+        (self.root / MARKER).write_text(json.dumps(manifest, sort_keys=True), "utf-8")
         old = self.parent / f".{self.final.name}.old-{os.getpid()}"
         try:
             if self.final.exists():
@@ -113,6 +166,13 @@ class OutputTree:
     def abort(self) -> None:
         """Remove the unfinished tree; the previous output stays untouched."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _check_ours(final: Path) -> None:

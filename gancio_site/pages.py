@@ -1,32 +1,48 @@
 """The site's files: which page, feed and calendar goes where, rendered to bytes.
 
-Pure: events and site facts in, ``(output path, bytes, source)`` out; nothing is written
-here. The output contract (paths users link to and deploy):
+Pure: events and site facts in, jobs out; nothing is written here. Each ``Job`` names its
+output path and a key that changes whenever anything the file is made from changes (the
+site-wide key covers gancio-site's version, configuration, templates and today's date;
+the rest is the events the file shows, with their links). The writer reuses the previous
+file when the key is unchanged, so a rebuild after one event changed renders only the
+pages that show it. The output contract (paths users link to and deploy):
 
     index.html, 404.html, sitemap.xml, robots.txt, static/...
     rss.xml, atom.xml, events.ics, events.json           (all upcoming events)
     event/<slug>/index.html, event/<slug>/event.ics
     tag/index.html, tag/<tag>/index.html + the four feeds
     place/index.html, place/<place>/index.html + the four feeds
+    embed.js, embed/index.html, embed/builder.html       (when the theme has them)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
 from .feeds import build_feeds
-from .ical import build_calendar
+from .ical import CalendarWriter
 from .models import Event, SiteInfo
 from .organise import by_place, by_tag, group_by_day
 from .render import Renderer
 from .urls import UrlMap
-from .widget import build_json
+from .widget import JsonWriter
 
-Output = tuple[str, bytes, str]
 EMBED_FILES = ("embed.js", "embed/index.html", "embed/builder.html")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One output file: where it goes, what it is, the key of its inputs, how to make it."""
+
+    path: str
+    source: str
+    key: str
+    make: Callable[[], bytes]
+    kind: str  # "page", "feed", "calendar" or "data"
 
 
 @dataclass
@@ -40,8 +56,14 @@ class Collection:
     context: dict[str, object]
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b(
+        "\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
+
+
 class SiteBuilder:
-    """Renders every output of the site."""
+    """Plans and renders every output of the site."""
 
     def __init__(
         self,
@@ -51,6 +73,7 @@ class SiteBuilder:
         renderer: Renderer,
         now: datetime,
         fallback_time: datetime,
+        site_key: str,
     ) -> None:
         self.events = events
         self.site = site
@@ -59,58 +82,137 @@ class SiteBuilder:
         self.now = now
         self.today: date = now.date()
         self.fallback_time = fallback_time
+        self.site_key = _digest(
+            site_key, repr(site), self.today.isoformat(), fallback_time.isoformat()
+        )
         self.event_urls = {e.id: urls.absolute(urls.event(e)) for e in events}
-        self.when = {e.id: renderer.fmt.when(e) for e in events}
         self.tags = by_tag(events)
         self.places = by_place(events)
-        self.counts = {"pages": 0, "feeds": 0, "calendars": 0}
+        self.calendars = CalendarWriter(site, self.event_urls, fallback_time)
+        self.json = JsonWriter(site, urls, self.event_urls)
+        self._keys: dict[int, str] = {}
 
-    def outputs(self) -> Iterator[Output]:
-        """Yield every file of the site."""
+    def event_key(self, event: Event) -> str:
+        """Return a key of everything about ``event`` a file may show, its links included."""
+        key = self._keys.get(event.id)
+        if key is None:
+            links = [self.urls.event(event)] + [self.urls.tag(t) for t in event.tags]
+            if event.place.name:
+                links.append(self.urls.place(event.place))
+            key = self._keys[event.id] = _digest(repr(event), *links)
+        return key
+
+    def jobs(self) -> Iterator[Job]:
+        """Yield every file of the site, in a fixed order."""
         for collection in self.collections():
             yield from self.collection(collection)
         for event in self.events:
             yield from self.event(event)
-        yield self.page("tag/index.html", "tags.html", feeds=_feeds(""), tags=self._tag_counts())
-        yield self.page(
-            "place/index.html", "places.html", feeds=_feeds(""), places=self._place_counts()
-        )
-        yield self.page("404.html", "404.html", feeds=_feeds(""))
-        yield from self.embed()
-        yield "sitemap.xml", self.sitemap(), "sitemap"
-        yield "robots.txt", self.robots(), "robots.txt"
+        counts = _digest(repr(self._tag_counts()), repr(self._place_counts()))
+        yield self.page("tag/index.html", "tags.html", counts, tags=self._tag_counts())
+        yield self.page("place/index.html", "places.html", counts, places=self._place_counts())
+        yield self.page("404.html", "404.html", "")
+        for name in EMBED_FILES:
+            if self.renderer.has_template(name):
+                yield self.page(
+                    name, name, counts, tags=self._tag_counts(), places=self._place_counts()
+                )
+        everything = _digest(*(self.event_key(e) for e in self.events))
+        yield Job("sitemap.xml", "sitemap", self._key("sitemap", everything), self.sitemap, "data")
+        yield Job("robots.txt", "robots.txt", self._key("robots"), self.robots, "data")
 
     def collections(self) -> Iterator[Collection]:
-        yield Collection(
-            "",
-            self.site.title,
-            self.events,
-            "index.html",
-            {"tags": self._tag_counts(), "places": self._place_counts()},
-        )
+        context = {"tags": self._tag_counts(), "places": self._place_counts()}
+        yield Collection("", self.site.title, self.events, "index.html", context)
         for tag, events in self.tags.items():
-            yield Collection(
-                self.urls.tag(tag), f"{self.site.title}: {tag}", events, "tag.html", {"tag": tag}
-            )
+            title = f"{self.site.title}: {tag}"
+            yield Collection(self.urls.tag(tag), title, events, "tag.html", {"tag": tag})
         for place, events in self.places.values():
+            title = f"{self.site.title}: {place.name}"
             folder = self.urls.place(place)
-            yield Collection(
-                folder, f"{self.site.title}: {place.name}", events, "place.html", {"place": place}
+            yield Collection(folder, title, events, "place.html", {"place": place})
+
+    def collection(self, c: Collection) -> Iterator[Job]:
+        feeds = _feeds(c.folder)
+        inputs = _digest(c.title, repr(c.context), *(self.event_key(e) for e in c.events))
+        page_url = self.urls.absolute(c.folder)
+
+        def page() -> bytes:
+            days = group_by_day(c.events, self.today)
+            return self.render(
+                c.folder + "index.html", c.template, feeds, days=days, events=c.events, **c.context
             )
 
-    def collection(self, c: Collection) -> Iterator[Output]:
-        feeds = _feeds(c.folder)
-        days = group_by_day(c.events, self.today)
-        yield self.page(
+        feed_pair: list[tuple[bytes, bytes]] = []
+
+        def feed(index: int) -> Callable[[], bytes]:
+            def make() -> bytes:
+                if not feed_pair:
+                    feed_pair.append(self.feeds(c, feeds, page_url))
+                return feed_pair[0][index]
+
+            return make
+
+        yield Job(
             c.folder + "index.html",
-            c.template,
-            feeds=feeds,
-            days=days,
-            events=c.events,
-            **c.context,
+            f"template {c.template}",
+            self._key(c.folder, inputs),
+            page,
+            "page",
         )
-        page_url = self.urls.absolute(c.folder)
-        rss, atom = build_feeds(
+        yield Job(
+            feeds["rss"],
+            f"RSS feed of {page_url}",
+            self._key(feeds["rss"], inputs),
+            feed(0),
+            "feed",
+        )
+        yield Job(
+            feeds["atom"],
+            f"Atom feed of {page_url}",
+            self._key(feeds["atom"], inputs),
+            feed(1),
+            "feed",
+        )
+        yield Job(
+            feeds["ics"],
+            f"calendar of {page_url}",
+            self._key(feeds["ics"], inputs),
+            lambda: self.calendars.calendar(c.events, c.title),
+            "calendar",
+        )
+        yield Job(
+            feeds["json"],
+            f"JSON of {page_url}",
+            self._key(feeds["json"], inputs),
+            lambda: self.json.document(c.events),
+            "data",
+        )
+
+    def event(self, event: Event) -> Iterator[Job]:
+        folder = self.urls.event(event)
+        ics = folder + "event.ics"
+        key = self.event_key(event)
+        yield self.page(folder + "index.html", "event.html", key, event=event, ics=ics)
+        yield Job(
+            ics,
+            f"calendar of event {event.id}",
+            self._key(ics, key),
+            lambda: self.calendars.calendar([event], event.title),
+            "calendar",
+        )
+
+    def page(self, path: str, template: str, inputs: str, **context: object) -> Job:
+        def make() -> bytes:
+            return self.render(path, template, _feeds(""), **context)
+
+        return Job(path, f"template {template}", self._key(path, inputs), make, "page")
+
+    def render(self, path: str, template: str, feeds: dict[str, str], **context: object) -> bytes:
+        return self.renderer.render(template, path, feeds, now=self.now, **context)  # type: ignore[arg-type]
+
+    def feeds(self, c: Collection, feeds: dict[str, str], page_url: str) -> tuple[bytes, bytes]:
+        return build_feeds(
             c.events,
             self.site,
             title=c.title,
@@ -118,62 +220,7 @@ class SiteBuilder:
             feed_url=self.urls.absolute(feeds["rss"]),
             atom_url=self.urls.absolute(feeds["atom"]),
             event_urls=self.event_urls,
-            when=self.when,
-            fallback_time=self.fallback_time,
-        )
-        self.counts["feeds"] += 2
-        yield feeds["rss"], rss, f"RSS feed of {page_url}"
-        yield feeds["atom"], atom, f"Atom feed of {page_url}"
-        yield feeds["ics"], self.calendar(c.events, c.title), f"calendar of {page_url}"
-        yield (
-            feeds["json"],
-            build_json(
-                c.events,
-                self.site,
-                event_urls=self.event_urls,
-                tag_urls={
-                    t: self.urls.absolute(self.urls.tag(t)) for e in c.events for t in e.tags
-                },
-                place_urls={
-                    e.place.key: self.urls.absolute(self.urls.place(e.place))
-                    for e in c.events
-                    if e.place.name
-                },
-            ),
-            f"JSON of {page_url}",
-        )
-
-    def event(self, event: Event) -> Iterator[Output]:
-        folder = self.urls.event(event)
-        ics = folder + "event.ics"
-        yield self.page(folder + "index.html", "event.html", feeds=_feeds(""), event=event, ics=ics)
-        yield ics, self.calendar([event], event.title), f"calendar of event {event.id}"
-
-    def embed(self) -> Iterator[Output]:
-        """Yield the widget files the theme has: script, iframe page, snippet builder."""
-        for name in EMBED_FILES:
-            if self.renderer.has_template(name):
-                yield self.page(
-                    name,
-                    name,
-                    feeds=_feeds(""),
-                    tags=self._tag_counts(),
-                    places=self._place_counts(),
-                )
-
-    def page(self, path: str, template: str, **context: object) -> Output:
-        self.counts["pages"] += 1
-        feeds = context.pop("feeds")
-        html = self.renderer.render(template, path, feeds, now=self.now, **context)  # type: ignore[arg-type]
-        return path, html, f"template {template}"
-
-    def calendar(self, events: Sequence[Event], name: str) -> bytes:
-        self.counts["calendars"] += 1
-        return build_calendar(
-            events,
-            self.site,
-            name=name,
-            event_urls=self.event_urls,
+            when=self.renderer.fmt.when,
             fallback_time=self.fallback_time,
         )
 
@@ -194,6 +241,9 @@ class SiteBuilder:
 
     def robots(self) -> bytes:
         return f"User-agent: *\nAllow: /\nSitemap: {self.urls.absolute('sitemap.xml')}\n".encode()
+
+    def _key(self, *parts: str) -> str:
+        return _digest(self.site_key, *parts)
 
     def _tag_counts(self) -> list[tuple[str, int]]:
         return [(tag, len(events)) for tag, events in self.tags.items()]

@@ -12,12 +12,14 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time
+from markupsafe import Markup
 
 from . import __version__
 from .errors import GancioSiteError
@@ -42,6 +44,7 @@ class Formatter:
 
     def __init__(self, language: str) -> None:
         self.locale = Locale.parse(language)
+        self._when: dict[int, str] = {}
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one formatter per build
     def date(self, value: date, fmt: str = "full") -> str:
@@ -58,6 +61,12 @@ class Formatter:
 
     def when(self, event: Event) -> str:
         """Return the event's date and time range, e.g. 'Saturday, 5 December 2026, 20:30–22:30'."""
+        text = self._when.get(event.id)
+        if text is None:
+            text = self._when[event.id] = self._range(event)
+        return text
+
+    def _range(self, event: Event) -> str:
         start_day = self.date(event.start.date(), "full")
         start = f"{start_day}, {self.time(event.start)}"
         if event.end is None:
@@ -77,8 +86,12 @@ class Renderer:
         self.urls = urls
         self.base_path = base_path
         self.fmt = Formatter(site.language)
-        loaders = [jinja2.FileSystemLoader(str(d)) for d in template_dirs if d.is_dir()]
-        loaders.append(jinja2.FileSystemLoader(str(theme_dir() / "templates")))
+        theme = jinja2.FileSystemLoader(str(theme_dir() / "templates"))
+        # "default/base.html" always names the theme's own file, so a site's base.html can
+        # extend it and replace a single block.
+        loaders: list[jinja2.BaseLoader] = [jinja2.PrefixLoader({"default": theme})]
+        loaders += [jinja2.FileSystemLoader(str(d)) for d in template_dirs if d.is_dir()]
+        loaders.append(theme)
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             # HTML and XML are escaped; JavaScript templates pass data through |tojson.
@@ -89,7 +102,11 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        # Plain callables: the newstyle wrappers cost more than the rest of a small page.
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=_identity, ngettext=_plural, newstyle=False
+        )
+        self._items: dict[tuple[int, int], Markup] = {}
         self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
         self.env.globals.update(
             site=site,
@@ -122,11 +139,34 @@ class Renderer:
             return lambda item: self.base_path + quote(self.target(item))
         return lambda item: relative(self.target(item), page)
 
+    def event_item(self, event: Event, depth: int) -> Markup:
+        """Return ``_event_item.html`` for ``event`` on a page ``depth`` folders deep.
+
+        A busy event appears on the home page and on each of its tag and place pages:
+        its list entry is rendered once per depth and reused (links are relative to the
+        depth only, so they are the same on every page of that depth).
+        """
+        key = (event.id, depth)
+        item = self._items.get(key)
+        if item is None:
+            prefix = "../" * depth
+            item = Markup(  # noqa: S704 - an autoescaped template, rendered here
+                self.env.get_template("_event_item.html").render(
+                    event=event,
+                    url=lambda target: quote(prefix + self.target(target)) or "./",
+                    abs_url=lambda target: self.urls.absolute(self.target(target)),
+                )
+            )
+            self._items[key] = item
+        return item
+
     def render(self, template: str, page: str, feeds: dict[str, str], **context: Any) -> bytes:
         """Return the page at output path ``page`` rendered from ``template``."""
         folder = page[: -len("index.html")] if page.endswith("index.html") else page
+        depth = page.count("/")
         try:
             html = self.env.get_template(template).render(
+                event_item=lambda event: self.event_item(event, depth),
                 url=self.linker(page),
                 abs_url=lambda item: self.urls.absolute(self.target(item)),
                 canonical=self.urls.absolute(folder),
@@ -138,9 +178,39 @@ class Renderer:
             raise TemplateFailed(
                 f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
             ) from None
-        except jinja2.TemplateError as exc:
+        except GancioSiteError:
+            raise
+        except Exception as exc:  # also TypeError & co. raised by template code at runtime
+            where = _template_line(exc.__traceback__)
+            if where is not None:
+                raise TemplateFailed(f"template {where[0]}, line {where[1]}: {exc}") from None
+            if not isinstance(exc, jinja2.TemplateError):
+                raise
             raise TemplateFailed(f"template {template} (page {page}): {exc}") from None
         return html.encode("utf-8")
+
+
+def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
+    """Return file and line of the innermost template frame of a traceback Jinja rewrote."""
+    found = None
+    while tb is not None:
+        # Jinja replaces frames of compiled template code by fake ones raising at the
+        # template's own file and line, marked with this global (jinja2/debug.py).
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _identity(message: str, **variables: Any) -> str:
+    # Accepts the newstyle call `_("In %(zone)s", zone=...)`; the result is escaped on output.
+    return message % variables if variables else message
+
+
+def _plural(singular: str, plural: str, count: int, **variables: Any) -> str:
+    # In {% trans %} blocks Jinja applies the variables itself.
+    message = singular if count == 1 else plural
+    return message % {"num": count, **variables} if variables else message
 
 
 def _iso(value: datetime | date) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 from .models import Event, Place
 
@@ -80,7 +80,8 @@ class UrlMap:
 
     def absolute(self, path: str) -> str:
         """Return the public URL of an output path ('' is the home page)."""
-        return urljoin(self.base_url, quote(path))
+        # Output paths are relative and never hold '..' (see output.py): joining is concatenation.
+        return self.base_url + quote(path)
 
 
 def _claim(taken: set[str], kind: str, wanted: str, suffix: str) -> str:

@@ -13,39 +13,57 @@ from collections.abc import Sequence
 from typing import Any
 
 from .models import Event, SiteInfo
+from .urls import UrlMap
 
 
-def build_json(
-    events: Sequence[Event],
-    site: SiteInfo,
-    *,
-    event_urls: dict[int, str],
-    tag_urls: dict[str, str],
-    place_urls: dict[str, str],
-) -> bytes:
-    """Return the JSON document for ``events``."""
-    document = {
-        "version": 1,
-        "site": {"title": site.title, "url": site.base_url, "instance": site.instance},
-        "timezone": site.timezone,
-        "events": [_event(e, event_urls, tag_urls, place_urls) for e in events],
-    }
-    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+class JsonWriter:
+    """Makes the JSON documents of one site, each event encoded once."""
+
+    def __init__(self, site: SiteInfo, urls: UrlMap, event_urls: dict[int, str]) -> None:
+        self.site = site
+        self.urls = urls
+        self.event_urls = event_urls
+        self._encoded: dict[int, str] = {}
+        head = {
+            "site": {"title": site.title, "url": site.base_url, "instance": site.instance},
+            "timezone": site.timezone,
+        }
+        # Keys in sorted order, as json.dumps(sort_keys=True) would write them.
+        self._head = '{"events":['
+        self._tail = "]," + _dumps(head)[1:-1] + ',"version":1}'
+
+    def document(self, events: Sequence[Event]) -> bytes:
+        """Return the JSON document listing ``events``."""
+        body = ",".join(self._event(e) for e in events)
+        return (self._head + body + self._tail).encode("utf-8")
+
+    def _event(self, event: Event) -> str:
+        encoded = self._encoded.get(event.id)
+        if encoded is None:
+            urls = self.urls
+            tag_urls = {t: urls.absolute(urls.tag(t)) for t in event.tags}
+            place_url = urls.absolute(urls.place(event.place)) if event.place.name else None
+            data = _event(event, self.event_urls[event.id], tag_urls, place_url)
+            encoded = self._encoded[event.id] = _dumps(data)
+        return encoded
+
+
+def _dumps(data: object) -> str:
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     # Same values, but no markup characters: the file stays inert even if a careless page
     # pastes it into HTML, and a search of the site for "<script" finds nothing (case B11).
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text.encode("utf-8")
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _event(
-    event: Event, event_urls: dict[int, str], tag_urls: dict[str, str], place_urls: dict[str, str]
+    event: Event, url: str, tag_urls: dict[str, str], place_url: str | None
 ) -> dict[str, Any]:
     place = event.place
     image = event.image
     return {
         "id": event.id,
         "title": event.title,
-        "url": event_urls[event.id],
+        "url": url,
         "source_url": event.source_url,
         "start": event.start.isoformat(),
         "end": event.end.isoformat() if event.end else None,
@@ -57,7 +75,7 @@ def _event(
             "latitude": place.latitude,
             "longitude": place.longitude,
             "online": place.is_online,
-            "url": place_urls.get(place.key),
+            "url": place_url,
         },
         "online_locations": list(event.online_locations),
         "tags": [{"name": t, "url": tag_urls[t]} for t in event.tags],

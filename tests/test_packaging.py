@@ -28,10 +28,11 @@ def test_wheel_contains_theme_and_builds_the_demo_from_it(tmp_path):
     )
     wheel = next((tmp_path / "dist").glob("gancio_site-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for template in (ROOT / "templates").iterdir():
-        assert f"gancio_site/theme/templates/{template.name}" in names
-    for static in (ROOT / "static").iterdir():
-        assert f"gancio_site/theme/static/{static.name}" in names
+    for folder in ("templates", "static"):
+        for file in (ROOT / folder).rglob("*"):
+            if file.is_file():
+                relative = file.relative_to(ROOT / folder).as_posix()
+                assert f"gancio_site/theme/{folder}/{relative}" in names
     assert "gancio_site/demo/snapshot.json" in names
     assert not any(name.startswith("tests/") for name in names)
 
