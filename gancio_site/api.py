@@ -8,13 +8,15 @@ errors that name the URL. Query strings are built by hand because Gancio wants
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from . import __version__
 from .errors import BadResponse, ConnectionFailed, StatusError
@@ -24,6 +26,12 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"gancio-site/{__version__} (+https://gancio.org)"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is reported instead of slept through
+MAX_BODY = 256 * 1024 * 1024  # an answer larger than this is not an agenda
+
+
+class _TooSlow(requests.Timeout):
+    """The whole answer did not arrive within the time allowed."""
+
 
 Params = Mapping[str, str | int | Sequence[str | int] | None]
 
@@ -66,22 +74,27 @@ class GancioClient:
         query = encode_query(params or {})
         return f"{self.instance}{path}" + (f"?{query}" if query else "")
 
+    def shown(self, url: str) -> str:
+        """Return ``url`` as it may appear in messages: without user name and password."""
+        return redact(url)
+
     def get_json(self, path: str, params: Params | None = None, *, allow_404: bool = False) -> Any:
         """Return the decoded JSON answer of GET ``path`` (None for a 404 when allowed)."""
         url = self.url(path, params)
+        shown = redact(url)
         response = self._get(url)
         if response.status_code == 404 and allow_404:
             return None
         if response.status_code >= 400:
-            raise StatusError(_status_message(url, response), url, response.status_code)
+            raise StatusError(_status_message(shown, response), shown, response.status_code)
         try:
-            return response.json()
-        except ValueError:
+            return json.loads(response.content)
+        except (ValueError, RecursionError):
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise BadResponse(
-                f"GET {url} did not answer JSON (got {kind}, {len(response.content)} bytes); "
+                f"GET {shown} did not answer JSON (got {kind}, {len(response.content)} bytes); "
                 "is this the address of a Gancio instance?",
-                url,
+                shown,
             ) from None
 
     def _get(self, url: str) -> requests.Response:
@@ -90,16 +103,45 @@ class GancioClient:
             attempt += 1
             try:
                 self.requests_made += 1
-                response = self.session.get(url, timeout=self.timeout)
+                response = self._fetch(url)
+            except requests.TooManyRedirects:
+                raise ConnectionFailed(
+                    f"GET {redact(url)} failed: too many redirects", url
+                ) from None
             except requests.RequestException as exc:
                 if attempt > self.retries:
-                    raise ConnectionFailed(f"GET {url} failed: {_reason(exc)}", url) from None
+                    message = f"GET {redact(url)} failed: {_reason(exc)}"
+                    raise ConnectionFailed(message, redact(url)) from None
                 self._sleep(attempt, None, url, _reason(exc))
                 continue
             if response.status_code in RETRY_STATUSES and attempt <= self.retries:
                 self._sleep(attempt, response, url, f"HTTP {response.status_code}")
                 continue
             return response
+
+    def _fetch(self, url: str) -> requests.Response:
+        """GET ``url`` whole within ``timeout`` seconds in all (requests only bounds each read)."""
+        deadline = time.monotonic() + self.timeout
+        response = self.session.get(url, timeout=self.timeout, stream=True)
+        chunks, size = [], 0
+        with response:
+            while True:
+                # read1 returns what has arrived; a plain read waits for a whole chunk, so a
+                # server sending a byte at a time would never let the deadline be checked.
+                try:
+                    chunk = response.raw.read1(64 * 1024, decode_content=True)
+                except (urllib3.exceptions.HTTPError, OSError) as exc:
+                    raise requests.ConnectionError(str(exc)) from None
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline:
+                    raise _TooSlow(f"the answer took longer than {self.timeout:g} s")
+                if size > MAX_BODY:
+                    raise BadResponse(f"GET {redact(url)} answered over {MAX_BODY >> 20} MB", url)
+        response._content = b"".join(chunks)  # what response.content would have read
+        return response
 
     def _sleep(self, attempt: int, response: requests.Response | None, url: str, why: str) -> None:
         delay = self.backoff * 2 ** (attempt - 1)
@@ -109,12 +151,13 @@ class GancioClient:
             if wait is not None:
                 if wait > MAX_RETRY_AFTER:
                     raise StatusError(
-                        f"GET {url} was rate limited for {wait:.0f} s (HTTP 429); try again later",
-                        url,
+                        f"GET {redact(url)} was rate limited for {wait:.0f} s (HTTP 429); "
+                        "try again later",
+                        redact(url),
                         response.status_code if response is not None else 0,
                     )
                 delay = max(delay, wait)
-        log.warning("GET %s: %s; retrying in %.1f s", url, why, delay)
+        log.warning("GET %s: %s; retrying in %.1f s", redact(url), why, delay)
         time.sleep(delay)
 
     # The calls a site build makes.
@@ -133,7 +176,8 @@ class GancioClient:
         path = f"/api/event/detail/{quote(str(key), safe='')}"
         data = self.get_json(path, allow_404=True)
         if data is not None and not isinstance(data, dict):
-            raise BadResponse(f"GET {self.url(path)} did not answer an event object", path)
+            shown = redact(self.url(path))
+            raise BadResponse(f"GET {shown} did not answer an event object", shown)
         return data
 
     def place(self, name_or_id: str) -> dict[str, Any] | None:
@@ -144,7 +188,8 @@ class GancioClient:
             return None
         place = data.get("place") if isinstance(data, dict) else None
         if not isinstance(place, dict):
-            raise BadResponse(f"GET {self.url(path)} did not answer a place", path)
+            shown = redact(self.url(path))
+            raise BadResponse(f"GET {shown} did not answer a place", shown)
         return place
 
     def nodeinfo(self) -> dict[str, Any]:
@@ -153,9 +198,19 @@ class GancioClient:
         return data if isinstance(data, dict) else {}
 
 
+def redact(url: str) -> str:
+    """Return ``url`` without the user name and password it may carry."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _expect_list(data: Any, url: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise BadResponse(f"GET {url} did not answer a list of events", url)
+    # A list of anything but objects is no list of events: refuse it rather than
+    # publish an empty site (single odd rows are left to the parser, with a warning).
+    if not isinstance(data, list) or (data and not any(isinstance(r, dict) for r in data)):
+        raise BadResponse(f"GET {redact(url)} did not answer a list of events", redact(url))
     return data
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .api import GancioClient
+from .api import GancioClient, redact
 from .cache import Cache
 from .config import SiteConfig
 from .fetch import (
@@ -87,6 +87,7 @@ def build(
     """
     started = time.perf_counter()
     now_ts = now_timestamp() if now_ts is None else now_ts
+    OutputTree(config.output).check()  # before any request: a refusal costs nothing
     if snapshot is None:
         snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
     elif mode == "demo":
@@ -94,7 +95,7 @@ def build(
     warnings = list(snapshot.warnings)
     tz = site_zone(config, snapshot.timezone, warnings)
     now = datetime.fromtimestamp(now_ts, tz)
-    parser = Parser(instance=snapshot.instance, tz=tz)
+    parser = Parser(instance=redact(snapshot.instance), tz=tz)
     events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
     warnings += parser.warnings
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
@@ -129,7 +130,7 @@ def _write(
         base_url=config.base_url,
         language=config.language,
         timezone=str(now.tzinfo),
-        instance=snapshot.instance,
+        instance=redact(snapshot.instance),  # a user:password in the URL stays private
         instance_name=snapshot.instance_name,
     )
     urls = UrlMap(config.base_url, events)
@@ -193,8 +194,11 @@ def static_files(site_static: Path) -> dict[str, Path]:
         if not folder.is_dir():
             continue
         for file in sorted(folder.rglob("*")):
-            if file.is_file() and not any(
-                p.startswith(".") for p in file.relative_to(folder).parts
-            ):
-                files["static/" + file.relative_to(folder).as_posix()] = file
+            parts = file.relative_to(folder).parts
+            if any(p.startswith(".") for p in parts) or not file.is_file():
+                continue
+            if any((folder / Path(*parts[: i + 1])).is_symlink() for i in range(len(parts))):
+                log.warning("static file %s is a link; links are not followed", file)
+                continue
+            files["static/" + file.relative_to(folder).as_posix()] = file
     return files

@@ -29,7 +29,8 @@ class Cache:
 
     def __init__(self, root: Path, instance: str) -> None:
         parts = urlsplit(instance)
-        name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.netloc}{parts.path}").strip("_")
+        host = f"{parts.hostname or ''}{f'_{parts.port}' if parts.port else ''}"
+        name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{host}{parts.path}").strip("_")
         self.folder = root / (name or "instance")
         self.instance = instance
 

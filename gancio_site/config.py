@@ -6,6 +6,7 @@ config file in one round. Relative paths in the file are relative to the file's 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -63,7 +64,7 @@ KEYS: dict[str, str] = {
     "cache": "cache folder for fetched data",
     "templates": "folder of templates overriding the default theme",
     "static": "folder of static files overriding the default theme",
-    "language": "language of dates and interface (en, it, es, ...)",
+    "language": "language of dates (en, it, es, ...); the interface is English for now",
     "timezone": "IANA time zone (default: the instance's)",
     "tags": "only events with any of these tags",
     "places": "only events at any of these places (ids or names)",
@@ -90,7 +91,7 @@ def load_config(
     raw, root = _read_file(path, problems)
     for key in raw:
         if key not in KEYS:
-            problems.append(f"{key}: unknown key in {path or CONFIG_FILE}")
+            problems.append(f"{key}: unknown key in {path or CONFIG_FILE}{_did_you_mean(key)}")
     values: dict[str, Any] = {k: _resolve_path(k, v, root) for k, v in raw.items() if k in KEYS}
     if env.get("NETLIFY") == "true" and env.get("URL"):
         values.setdefault("base_url", env["URL"])  # Netlify's own name for the site's URL
@@ -106,15 +107,65 @@ def load_config(
             result[key] = _CHECKS.get(key, _text)(value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
-    if require_instance and not result.get("instance") and "instance" not in values:
+    reported = {problem.split(":")[0] for problem in problems}
+    if require_instance and not result.get("instance") and "instance" not in reported:
         problems.append(
             "instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"
         )
-    if require_instance and not result.get("base_url") and "base_url" not in values:
+    if require_instance and not result.get("base_url") and "base_url" not in reported:
         problems.append("base_url: missing; the public URL of the site, e.g. https://example.org/")
+    for key in ("templates", "static"):
+        folder = result.get(key)
+        if key in values and folder is not None and not folder.is_dir():
+            problems.append(f"{key}: {folder} is not a folder")
+    if not problems:
+        config = SiteConfig(**result)
+        problems += _check_window(config) + _check_folders(config, path or Path(CONFIG_FILE))
     if problems:
         raise ConfigError(problems)
-    return SiteConfig(**result)
+    return config
+
+
+def _did_you_mean(key: str) -> str:
+    normal = key.strip().lower().replace("-", "_")
+    if normal in KEYS:
+        return f" (did you mean {normal!r}?)"
+    close = difflib.get_close_matches(normal, KEYS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_window(config: SiteConfig) -> list[str]:
+    now = datetime.now().astimezone()  # comparing two specs: any zone will do
+    start, end = resolve_time(config.start, now), resolve_time(config.end, now)
+    if start is not None and end is not None and end < start:
+        return [f"end: {config.end!r} is before start {config.start!r}"]
+    return []
+
+
+def _check_folders(config: SiteConfig, config_file: Path) -> list[str]:
+    """The output folder is replaced whole: it must hold nothing of the site's sources."""
+    output = Path(os.path.realpath(config.output))
+    sources = {
+        "the working folder": Path.cwd(),
+        "the config file": config_file.absolute() if config_file.exists() else None,
+        "templates": config.templates,
+        "static": config.static,
+        "cache": config.cache,
+    }
+    problems = []
+    for name, source in sources.items():
+        if source is None:
+            continue
+        source = Path(os.path.realpath(source))
+        if source == output or output in source.parents:
+            problems.append(
+                f"output: {config.output} holds {name} ({source}); it would be replaced"
+            )
+        elif name != "the working folder" and source in output.parents and name != "cache":
+            problems.append(f"output: {config.output} is inside {name} ({source})")
+    if output.exists() and not output.is_dir():
+        problems.append(f"output: {config.output} exists and is not a folder")
+    return problems
 
 
 def _read_file(path: Path | None, problems: list[str]) -> tuple[dict[str, Any], Path]:
@@ -127,7 +178,7 @@ def _read_file(path: Path | None, problems: list[str]) -> tuple[dict[str, Any], 
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle), path.resolve().parent
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         problems.append(f"config: cannot read {path}: {exc}")
         return {}, Path.cwd()
 
@@ -147,8 +198,16 @@ def _text(value: Any) -> str:
 def _url(value: Any) -> str:
     text = _text(value)
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise ValueError(f"{text!r} has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{text!r} is not an http(s) URL")
+    if any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} contains spaces")
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise ValueError(f"{text!r} has a query or fragment; give the plain address")
     return text
 
 
@@ -158,6 +217,8 @@ def _instance(value: Any) -> str:
 
 def _base_url(value: Any) -> str:
     text = _url(value)
+    if urlsplit(text).username is not None:
+        raise ValueError(f"{text!r} contains a user name or password")
     return text if text.endswith("/") else text + "/"
 
 
@@ -198,9 +259,11 @@ def _list(value: Any) -> tuple[str, ...]:
     out = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int):
-            raise ValueError(f"expected names or ids, got {item!r}")
+            raise ValueError(f"expected a list of names, got {item!r}")
         text = str(item).strip()
-        if text and text not in out:
+        if not text:
+            raise ValueError("contains an empty name")
+        if text not in out:
             out.append(text)
     return tuple(out)
 
@@ -217,7 +280,11 @@ def _tags(value: Any) -> tuple[str, ...]:
 def _when(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    text = _text(value) if not isinstance(value, int) else str(value)
+    if not isinstance(value, str):
+        raise ValueError(
+            f"{value!r} is not a time: use now, today, a date like 2026-12-31, or +90d / -7d"
+        )
+    text = value.strip()
     resolve_time(text, datetime.now().astimezone())
     return text
 
@@ -247,7 +314,7 @@ def _timeout(value: Any) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"expected seconds, got {value!r}") from None
     if not 0 < number <= 600:
-        raise ValueError(f"expected between 0 and 600 seconds, got {value!r}")
+        raise ValueError(f"expected more than 0 and at most 600 seconds, got {value!r}")
     return number
 
 
@@ -275,7 +342,7 @@ def resolve_time(spec: str, now: datetime) -> datetime | None:
     """Return the instant ``spec`` names, in ``now``'s zone; None for ''.
 
     Accepts ``now``, ``today`` (local midnight), ``YYYY-MM-DD`` (local midnight),
-    ``YYYY-MM-DDTHH:MM``, unix seconds, and ``+Nd``/``-Nd`` (also ``w`` weeks, ``h`` hours).
+    ``YYYY-MM-DDTHH:MM``, and ``+Nd``/``-Nd`` (also ``w`` weeks, ``h`` hours).
     Relative days count from local midnight, so "-7d" always covers whole days.
     """
     text = spec.strip()
@@ -291,10 +358,13 @@ def resolve_time(spec: str, now: datetime) -> datetime | None:
         sign, amount, unit = match.groups()
         delta = {"d": timedelta(days=1), "w": timedelta(weeks=1), "h": timedelta(hours=1)}[unit]
         base = now if unit == "h" else midnight
-        return base + delta * int(amount) * (1 if sign == "+" else -1)
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text), now.tzinfo)
+        try:
+            return base + delta * int(amount) * (1 if sign == "+" else -1)
+        except OverflowError:
+            raise ValueError(f"{text!r} is too far away") from None
     try:
+        if text.isdigit():  # a bare number is no date: "end = 90" meant "+90d"?
+            raise ValueError
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .api import GancioClient
+from .api import GancioClient, redact
 from .cache import Cache
 from .config import SiteConfig, resolve_time
 from .errors import ApiError, ConfigError, DataError
@@ -56,27 +56,39 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
     place_ids = _resolve_places(config, client)
     query = list_query(config, now, place_ids)
-    rows = [row for row in client.events(query) if isinstance(row, dict)]
+    listed = client.events(query)
+    rows = [row for row in listed if isinstance(row, dict)]
+    skipped = [
+        f"skipped a listed event that is not an object: {str(r)[:40]!r}"
+        for r in listed
+        if not isinstance(r, dict)
+    ]
     snapshot = Snapshot(
         instance=config.instance,
         instance_name=_text(meta.get("nodeName")) or _host(config.instance),
         timezone=timezone,
         rows=rows,
         place_ids=place_ids,
+        warnings=skipped,
     )
     descriptions = cache.load_descriptions()
     _fill_descriptions(snapshot, descriptions, client, config, query)
-    cache.save_events(
-        {
-            "query": query,
-            "instance_name": snapshot.instance_name,
-            "timezone": snapshot.timezone,
-            "place_ids": place_ids,
-            "events": rows,
-        }
-    )
     keep = {row["id"] for row in rows if isinstance(row.get("id"), int)}
-    cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
+    facts = {
+        "query": query,
+        "filters": filters(config),
+        "instance_name": snapshot.instance_name,
+        "timezone": snapshot.timezone,
+        "place_ids": place_ids,
+        "events": rows,
+    }
+    try:
+        cache.save_events(facts)
+        cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
+    except OSError as exc:
+        snapshot.warnings.append(
+            f"could not save the cache in {cache.folder}: {exc.strerror or exc}"
+        )
     snapshot.requests = client.requests_made
     return snapshot
 
@@ -110,10 +122,7 @@ def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:
         )
     descriptions = cache.load_descriptions()
     rows = [row for row in data["events"] if isinstance(row, dict)]
-    for row in rows:
-        cached = descriptions.get(row.get("id"))  # type: ignore[arg-type]
-        if cached and cached[0] == row.get("updatedAt"):
-            row["description"] = cached[1]
+    _apply_cached(rows, descriptions)
     place_ids = {str(k): v for k, v in (data.get("place_ids") or {}).items() if isinstance(v, int)}
     snapshot = Snapshot(
         instance=config.instance,
@@ -123,7 +132,34 @@ def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:
         place_ids=place_ids,
     )
     resolve_places_offline(config, snapshot)
+    snapshot.warnings += _narrower_cache(config, data.get("filters"))
     return snapshot
+
+
+def filters(config: SiteConfig) -> dict[str, Any]:
+    """Return the settings that decide which events the list endpoint answers."""
+    return {
+        "tags": list(config.tags),
+        "places": list(config.places),
+        "show_recurrent": config.show_recurrent,
+        "start": config.start,
+        "end": config.end,
+    }
+
+
+def _narrower_cache(config: SiteConfig, cached: Any) -> list[str]:
+    """Warn when the cached list was fetched with filters that may leave events out."""
+    if not isinstance(cached, dict):
+        return []
+    wanted = filters(config)
+    differences = [key for key in wanted if cached.get(key) != wanted[key]]
+    if not differences:
+        return []
+    return [
+        "the cache holds an online build with other filters ("
+        + ", ".join(differences)
+        + "); this offline site may miss events: build once online with these settings"
+    ]
 
 
 def load_demo() -> tuple[Snapshot, int]:
@@ -168,12 +204,10 @@ def _resolve_places(config: SiteConfig, client: GancioClient) -> dict[str, int]:
     ids: dict[str, int] = {}
     problems = []
     for place in config.places:
-        if place.isdigit():
-            ids[place] = int(place)
-            continue
-        found = client.place(place)
+        found = client.place(place)  # ids are checked too: an unknown one means an empty site
         if found is None or not isinstance(found.get("id"), int):
-            problems.append(f"places: {config.instance} has no place named {place!r}")
+            what = "numbered" if place.isdigit() else "named"
+            problems.append(f"places: {redact(config.instance)} has no place {what} {place!r}")
         else:
             ids[place] = found["id"]
     if problems:
@@ -240,7 +274,8 @@ def _apply_cached(
     """Fill descriptions known for the row's ``updatedAt``; return the rows still missing one."""
     missing = []
     for row in rows:
-        cached = cache.get(row.get("id"))  # type: ignore[arg-type]
+        key = row.get("id")
+        cached = cache.get(key) if isinstance(key, int) and not isinstance(key, bool) else None
         if cached is not None and cached[0] == row.get("updatedAt"):
             row["description"] = cached[1]
         else:

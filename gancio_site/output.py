@@ -18,7 +18,7 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ class OutputTree:
     """A new output tree being written next to the current one."""
 
     def __init__(self, final: Path) -> None:
-        self.final = Path(os.path.abspath(final))
+        # A link to a folder is followed: the folder it names is replaced, the link stays.
+        self.final = Path(os.path.realpath(final))
         self.parent = self.final.parent
         self.root = self.parent / f".{self.final.name}.building-{os.getpid()}"
         self.sources: dict[str, str] = {}
@@ -42,17 +43,26 @@ class OutputTree:
         self.written = 0
         self.linked = 0
 
+    def check(self) -> None:
+        """Refuse, before any work, a destination gancio-site must not replace."""
+        try:
+            _recover(self.final)
+            _check_ours(self.final)
+        except OSError as exc:
+            raise OutputError(f"output {self.final}: {exc.strerror or exc}") from None
+
     def open(self) -> OutputTree:
         """Check the destination and create the empty build folder."""
-        _recover(self.final)
-        _check_ours(self.final)
+        self.check()
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(self.final)
             if self.root.exists():
                 shutil.rmtree(self.root)
             self.root.mkdir()
         except OSError as exc:
-            raise OutputError(f"cannot create {self.root}: {exc.strerror or exc}") from None
+            where = self.parent if not self.parent.is_dir() else self.root
+            raise OutputError(f"cannot create {where}: {exc.strerror or exc}") from None
         self._load_manifest()
         return self
 
@@ -184,10 +194,30 @@ def _check_ours(final: Path) -> None:
         return
     with contextlib.suppress(StopIteration):
         next(final.iterdir())
-        raise OutputError(
-            f"output folder {final} is not empty and was not made by gancio-site; "
-            "it would be replaced whole: empty it or choose another `output`"
+        raise ConfigError(
+            [
+                f"output: folder {final} is not empty and was not made by gancio-site; "
+                "it would be replaced whole: empty it or choose another `output`"
+            ]
         )
+
+
+def _remove_stale(final: Path) -> None:
+    """Remove trees left by builds that were killed (their process is gone)."""
+    for folder in final.parent.glob(f".{final.name}.building-*"):
+        pid = folder.name.rpartition("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _recover(final: Path) -> None:

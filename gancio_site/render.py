@@ -180,6 +180,10 @@ class Renderer:
             ) from None
         except GancioSiteError:
             raise
+        except UnicodeDecodeError as exc:
+            raise TemplateFailed(
+                f"template {template} (or one it uses) is not UTF-8: {exc.reason}"
+            ) from None
         except Exception as exc:  # also TypeError & co. raised by template code at runtime
             where = _template_line(exc.__traceback__)
             if where is not None:

@@ -16,17 +16,19 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def site_url(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("www")
-    result = CliRunner().invoke(
-        main,
-        [
-            "build",
-            "--demo",
-            "--output",
-            str(root / "agenda"),
-            "--base-url",
-            "https://example.org/agenda/",
-        ],
-    )
+    with pytest.MonkeyPatch.context() as patch:  # module fixtures run before the chdir
+        patch.chdir(root)
+        result = CliRunner().invoke(
+            main,
+            [
+                "build",
+                "--demo",
+                "--output",
+                str(root / "agenda"),
+                "--base-url",
+                "https://example.org/agenda/",
+            ],
+        )
     assert result.exit_code == 0, result.output
     with serve(root) as url:
         yield url + "/agenda/"

@@ -91,8 +91,9 @@ def test_b03_query_encoding_and_place_names(gancio, tmp_path, fixed_now):
         gancio, tmp_path, tags=["jazz & blues", "c#", "musica"], places=["Parco della Pace", "2"]
     )
     build(config, now_ts=fixed_now)
-    place_lookup, listing = gancio.requests[1], gancio.requests[2]
+    place_lookup, id_lookup, listing = gancio.requests[1:4]
     assert place_lookup.path == "/api/place/Parco%20della%20Pace"
+    assert id_lookup.path == "/api/place/2"
     assert listing.path == "/api/events"
     assert listing.query == f"start={fixed_now}&tags=jazz%20%26%20blues,c%23,musica&places=3,2"
     events = site_json(tmp_path)["events"]

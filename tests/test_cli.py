@@ -91,9 +91,30 @@ def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
     (tmp_path / "public").mkdir()
     (tmp_path / "public" / "mine.txt").write_text("keep me")
     result = run("build", "--demo")
-    assert result.exit_code == 1
-    assert "was not made by gancio-site" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: output: folder {tmp_path / 'public'} is not empty and was not made by "
+        "gancio-site; it would be replaced whole: empty it or choose another `output`\n"
+    )
     assert (tmp_path / "public" / "mine.txt").read_text() == "keep me"
+
+
+def test_refuses_an_output_holding_the_sites_own_files(tmp_path):
+    run("build", "--demo", "--output", "site")  # a folder gancio-site made...
+    (tmp_path / "site" / "gancio-site.toml").write_text('output = "."\n')
+    (tmp_path / "site" / "notes.txt").write_text("mine")
+    result = run("build", "--demo", "--config", "site/gancio-site.toml")
+    assert result.exit_code == 2
+    assert "output: " in result.stderr and "holds the config file" in result.stderr
+    assert (tmp_path / "site" / "notes.txt").read_text() == "mine"
+    (tmp_path / "templates").mkdir()
+    result = run("build", "--demo", "--output", ".")
+    assert result.exit_code == 2
+    assert "holds the working folder" in result.stderr
+    assert (tmp_path / "templates").is_dir()
+    result = run("build", "--demo", "--static", "public")
+    assert result.exit_code == 2
+    assert "static: public is not a folder" in result.stderr
 
 
 def test_help_states_exit_codes():

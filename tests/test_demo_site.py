@@ -22,18 +22,22 @@ BASE = "https://example.org/agenda/"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(
-        main,
-        [
-            "build",
-            "--demo",
-            "--base-url",
-            BASE,
-            "--output",
-            str(folder / "public"),
-            "--show-recurrent",
-        ],
-    )
+    # Module fixtures run before the per-test chdir: build from an empty folder, not from
+    # wherever pytest was started (which may hold a templates/ folder of its own).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        result = CliRunner().invoke(
+            main,
+            [
+                "build",
+                "--demo",
+                "--base-url",
+                BASE,
+                "--output",
+                str(folder / "public"),
+                "--show-recurrent",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert re.fullmatch(
         r"Built \d+ pages, \d+ feeds, \d+ calendars from 39 events in [\d.]+ s "

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gancio_site.errors import OutputError
+from gancio_site.errors import ConfigError, OutputError
 from gancio_site.output import OutputTree
 
 
@@ -61,7 +61,7 @@ def test_unchanged_files_keep_their_mtime(tmp_path):
 
 def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
     (tmp_path / "notes.txt").write_text("precious")
-    with pytest.raises(OutputError, match="not made by gancio-site"):
+    with pytest.raises(ConfigError, match="not made by gancio-site"):
         OutputTree(tmp_path).open()
     assert (tmp_path / "notes.txt").read_text() == "precious"
 

@@ -1,0 +1,201 @@
+"""Bad answers, bad settings and private URLs: one clear line, and the site kept safe."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_gancio import FakeGancio
+
+from gancio_site.api import GancioClient
+from gancio_site.build import build
+from gancio_site.cli import main
+from gancio_site.config import load_config
+from gancio_site.errors import BadResponse, ConfigError, ConnectionFailed
+
+MINIMAL = {
+    "GANCIO_INSTANCE": "https://gancio.example.org",
+    "GANCIO_BASE_URL": "https://example.org/",
+}
+
+
+def config_for(url: str, tmp_path: Path, **overrides):
+    env = {
+        "GANCIO_INSTANCE": url,
+        "GANCIO_BASE_URL": "https://example.org/",
+        "GANCIO_OUTPUT": str(tmp_path / "public"),
+        "GANCIO_CACHE": str(tmp_path / "cache"),
+    }
+    return load_config(None, env=env, overrides=overrides)
+
+
+class Trickle:
+    """A server that sends its headers, then one byte every 0.2 s, forever."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.trickle, args=(conn,), daemon=True).start()
+
+    def trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n["
+            )
+            while not self.stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+
+def test_a_trickling_server_cannot_hang_the_build(tmp_path):
+    server = Trickle()
+    try:
+        client = GancioClient(server.url, timeout=1, retries=0)
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailed, match="timeout"):
+            build(config_for(server.url, tmp_path), client=client, now_ts=1796301525)
+        assert time.monotonic() - started < 5
+    finally:
+        server.stop.set()
+
+
+@pytest.mark.parametrize("body", ["[1,2,3]", "[null]", '["row"]', "[" * 100000])
+def test_garbage_lists_fail_and_keep_the_previous_site(tmp_path, body):
+    with FakeGancio() as fake:
+        build(config_for(fake.url, tmp_path), now_ts=1796301525)
+        before = (tmp_path / "public" / "index.html").read_bytes()
+        fake.fail("/api/events", status=200, body=body, content_type="application/json")
+        with pytest.raises(BadResponse):
+            build(config_for(fake.url, tmp_path), now_ts=1796301525)
+    assert (tmp_path / "public" / "index.html").read_bytes() == before
+
+
+def test_odd_rows_among_good_ones_are_skipped_with_a_warning(tmp_path):
+    with FakeGancio() as fake:
+        rows = fake.events[:3]
+        fake.fail(
+            "/api/events",
+            status=200,
+            content_type="application/json",
+            body='[7, {"id": [1], "title": "x", "start_datetime": 1796400000}]',
+        )
+        report = build(config_for(fake.url, tmp_path), now_ts=1796301525)
+    assert rows and report.events == 0
+    assert any("not an object" in w for w in report.warnings)
+    assert any("without a valid id" in w for w in report.warnings)
+
+
+def test_credentials_in_the_instance_url_never_reach_output_or_errors(tmp_path):
+    with FakeGancio() as fake:
+        secret = fake.url.replace("http://", "http://user:s3cret@")
+        build(config_for(secret, tmp_path), now_ts=1796301525)
+        fake.fail("/api/events", status=404, body="Not Found")
+        with pytest.raises(Exception) as caught:
+            build(config_for(secret, tmp_path), now_ts=1796301525)
+    assert "s3cret" not in str(caught.value)
+    for file in (tmp_path / "public").rglob("*"):
+        if file.is_file():
+            assert b"s3cret" not in file.read_bytes(), file
+    assert not any("s3cret" in str(p) for p in (tmp_path / "cache").rglob("*"))
+
+
+def test_offline_warns_when_the_cache_was_fetched_with_other_filters(tmp_path):
+    with FakeGancio() as fake:
+        build(config_for(fake.url, tmp_path, tags=["musica"]), now_ts=1796301525)
+        url = fake.url
+    report = build(config_for(url, tmp_path), mode="offline", now_ts=1796301525)
+    assert any("other filters (tags)" in w for w in report.warnings)
+    same = build(config_for(url, tmp_path, tags=["musica"]), mode="offline", now_ts=1796301525)
+    assert not any("other filters" in w for w in same.warnings)
+
+
+def test_unknown_place_id_is_a_config_error(tmp_path):
+    with FakeGancio() as fake, pytest.raises(ConfigError, match="no place numbered '9999'"):
+        build(config_for(fake.url, tmp_path, places=["9999"]), now_ts=1796301525)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"start": "+10d", "end": "-10d"}, "end: '-10d' is before start '+10d'"),
+        ({"end": "90"}, "end: '90' is not a time"),
+        ({"end": "+100000000d"}, "end: '+100000000d' is too far away"),
+        ({"base_url": "https://example.org/a?b=1#c"}, "has a query or fragment"),
+        ({"base_url": "https://exa mple.org/"}, "contains spaces"),
+        ({"base_url": "https://example.org:99999/"}, "has an invalid port"),
+        ({"base_url": "https://u:p@example.org/"}, "contains a user name or password"),
+        ({"instance": "https://g.example.org/?x=1"}, "has a query or fragment"),
+        ({"tags": [""]}, "tags: contains an empty name"),
+        ({"templates": "missing"}, "templates: missing is not a folder"),
+    ],
+)
+def test_config_mistakes_are_named(overrides, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env=MINIMAL, overrides=overrides)
+    assert any(message in p for p in caught.value.problems), caught.value.problems
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    (tmp_path / "gancio-site.toml").write_text('base-url = "https://example.org/"\nInstanc = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "gancio-site.toml", env={})
+    assert "base-url: unknown key in" in caught.value.problems[0]
+    assert "(did you mean 'base_url'?)" in caught.value.problems[0]
+    assert "(did you mean 'instance'?)" in caught.value.problems[1]
+
+
+def test_config_that_is_not_utf8_is_a_config_error(tmp_path):
+    (tmp_path / "gancio-site.toml").write_bytes(b"\xff\xfe")
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: config: cannot read gancio-site.toml")
+
+
+def test_broken_theme_template_is_one_error_line(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "event.html").write_text(
+        "{% extends 'base.html' %}{% block content %}{{ 1/0 }}{% endblock %}"
+    )
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: template ")
+    assert "event.html, line 1: division by zero" in result.stderr
+    (tmp_path / "templates" / "event.html").write_bytes(b"\xff\xfe{{ x }}")
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 1
+    assert "is not UTF-8" in result.stderr
+
+
+def test_links_in_static_are_not_followed(tmp_path):
+    (tmp_path / "static").mkdir()
+    (tmp_path / "secret.txt").write_text("private")
+    (tmp_path / "static" / "pw").symlink_to(tmp_path / "secret.txt")
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 0
+    assert not (tmp_path / "public" / "static" / "pw").exists()
+
+
+def test_verbose_and_quiet_together_is_a_usage_error():
+    result = CliRunner().invoke(main, ["build", "--demo", "-v", "-q"])
+    assert result.exit_code == 2
