@@ -39,10 +39,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _CorsHandler(_QuietHandler):
+    """Like a site on Netlify or GitHub Pages: any origin may read the files."""
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
+
 @contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` on 127.0.0.1; yield its root URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve(folder: Path, cors: bool = False) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (``cors``: readable from any origin); yield its root URL."""
+    handler = functools.partial(_CorsHandler if cors else _QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
