@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
@@ -114,9 +114,10 @@ class SiteBuilder:
         yield self.page("404.html", "404.html", "")
         for name in EMBED_FILES:
             if self.renderer.has_template(name):
-                yield self.page(
+                job = self.page(
                     name, name, counts, tags=self._tag_counts(), places=self._place_counts()
                 )
+                yield job if name.endswith(".html") else replace(job, kind="script")
         everything = _digest(*(self.event_key(e) for e in self.events))
         yield Job("sitemap.xml", "sitemap", self._key("sitemap", everything), self.sitemap, "data")
         yield Job("robots.txt", "robots.txt", self._key("robots"), self.robots, "data")

@@ -70,6 +70,7 @@ def _event(
         "multidate": event.multidate,
         "recurrent": event.is_recurrent,
         "place": {
+            "id": place.id,
             "name": place.name,
             "address": place.address,
             "latitude": place.latitude,
