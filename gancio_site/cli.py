@@ -7,6 +7,8 @@ configuration error. Only this module prints or exits.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,11 @@ import click
 
 from . import __version__
 from .build import build as run_build
-from .config import load_config
+from .config import CONFIG_FILE, load_config
 from .errors import ConfigError, GancioSiteError
+from .scaffold import create_site
+from .serve import Options
+from .serve import serve as run_serve
 
 MAX_WARNINGS = 20
 EXIT_CODES = """\b
@@ -49,10 +54,37 @@ def fail(exc: GancioSiteError) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Turns any unexpected exception into one ``Error:`` line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: unfinished output is removed.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("GANCIO_SITE_DEBUG"):
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc}; please report it "
+                "(GANCIO_SITE_DEBUG=1 shows the details)",
+                err=True,
+            )
+            sys.exit(1)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="gancio-site")
 def main() -> None:
-    """Static websites, feeds and widgets from the events of a Gancio instance."""
+    """Static websites, feeds and embeddable event lists from the events of a Gancio instance."""
 
 
 @main.command(epilog=EXIT_CODES)
@@ -72,7 +104,7 @@ def main() -> None:
 @click.option("--templates", help="Templates overriding the default theme (default: templates).")
 @click.option("--static", help="Static files overriding the default theme (default: static).")
 @click.option("--timeout", help="Seconds to wait for each answer from Gancio (default: 20).")
-@click.option("--language", help="Language of dates and interface, e.g. en, it, es.")
+@click.option("--language", help="Language of dates, e.g. en, it, es (interface: English for now).")
 @click.option("--timezone", help="IANA time zone (default: the instance's).")
 @click.option("--tag", "tags", multiple=True, help="Only events with this tag (repeatable).")
 @click.option(
@@ -113,6 +145,9 @@ def build(
     if offline and demo:
         click.echo("Error: --offline and --demo cannot be combined", err=True)
         sys.exit(2)
+    if verbose and quiet:
+        click.echo("Error: --verbose and --quiet cannot be combined", err=True)
+        sys.exit(2)
     overrides = {**options, "max": max_}
     try:
         config = load_config(config_path, overrides=overrides, require_instance=not demo)
@@ -127,7 +162,125 @@ def build(
             click.echo(f"Warning: {warning}", err=True)
         if len(report.warnings) > MAX_WARNINGS:
             click.echo(f"Warning: ... and {len(report.warnings) - MAX_WARNINGS} more", err=True)
+        if verbose:
+            click.echo(
+                f"{report.requests} requests to Gancio; {report.files_written} files written, "
+                f"{report.files_unchanged} unchanged",
+                err=True,
+            )
         click.echo(report.summary())
+
+
+@main.command(
+    epilog="Exit codes: 0 stopped with Ctrl-C, 1 could not start, 2 usage or configuration error."
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default: ./gancio-site.toml).",
+)
+@click.option("--instance", help="URL of the Gancio instance.")
+@click.option("--base-url", help="Public URL of the site (may have a sub-path).")
+@click.option("-o", "--output", help="Output folder (default: public).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port."
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MINUTES",
+    help="Fetch the events again every MINUTES (default: at start and on r + Enter).",
+)
+@click.option("--offline", is_flag=True, help="Use the cache of the last build, no network.")
+@click.option("--demo", is_flag=True, help="Use the demo data shipped with gancio-site.")
+@click.option("-v", "--verbose", is_flag=True, help="Say more.")
+def serve(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    refresh: float | None,
+    offline: bool,
+    demo: bool,
+    verbose: bool,
+    **options: Any,
+) -> None:
+    """Build the site, serve it on localhost and rebuild it when its files change.
+
+    Templates, static files, the config file and an events/ folder are watched; open pages
+    reload after every build. Events are fetched once and reused by every rebuild: they are
+    fetched again every --refresh minutes, on r + Enter, or when the instance or a filter
+    in the config changes. The output and cache folders are never watched.
+
+    \b
+    Examples:
+      gancio-site serve --demo
+      gancio-site serve --port 8001 --refresh 30
+    """
+    _setup_logging(verbose, False)
+    if offline and demo:
+        click.echo("Error: --offline and --demo cannot be combined", err=True)
+        sys.exit(2)
+
+    def load() -> Any:
+        config = load_config(config_path, overrides=options, require_instance=not demo)
+        if demo and not config.base_url:
+            return _with(config, base_url=f"http://localhost:{port}/")
+        return config
+
+    settings = Options(
+        mode="demo" if demo else "offline" if offline else "online",
+        host=host,
+        port=port,
+        refresh=refresh,
+        config_file=config_path or Path(CONFIG_FILE),
+        interactive=sys.stdin is not None and sys.stdin.isatty(),
+    )
+    try:
+        run_serve(load, settings, _Echo())
+    except GancioSiteError as exc:
+        fail(exc)
+
+
+class _Echo:
+    """The dev server's lines: progress on stdout, warnings and errors on stderr."""
+
+    def say(self, line: str) -> None:
+        click.echo(line)
+
+    def warn(self, line: str) -> None:
+        click.echo(f"Warning: {line}", err=True)
+
+    def error(self, line: str) -> None:
+        click.echo(f"Error: {line}", err=True)
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, force: bool) -> None:
+    """Create a new site in DIRECTORY (default: here), ready to edit and build.
+
+    Writes gancio-site.toml (every key explained), templates/ and static/ for overriding
+    the default theme, netlify.toml, a GitHub Actions workflow publishing to GitHub Pages
+    nightly, and .gitignore. Existing files are left alone unless --force is given.
+
+    \b
+    Examples:
+      gancio-site init my-agenda && cd my-agenda && gancio-site serve --demo
+    """
+    try:
+        created = create_site(directory, force=force)
+    except GancioSiteError as exc:
+        fail(exc)
+        return
+    click.echo(f"Created {len(created)} files in {directory}: {', '.join(created)}")
+    click.echo(
+        "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve`"
+        " (or try `gancio-site serve --demo` now)."
+    )
 
 
 def _with(config: Any, **changes: Any) -> Any:
