@@ -19,6 +19,7 @@ from . import __version__
 from .api import GancioClient, redact
 from .cache import Cache
 from .config import SiteConfig
+from .errors import GancioSiteError, OutputError
 from .fetch import (
     Snapshot,
     fetch_offline,
@@ -29,7 +30,7 @@ from .fetch import (
 )
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
-from .output import OutputTree
+from .output import BuildLock, OutputTree
 from .pages import Job, SiteBuilder
 from .render import Renderer, theme_dir
 from .urls import UrlMap
@@ -88,6 +89,18 @@ def build(
     started = time.perf_counter()
     now_ts = now_timestamp() if now_ts is None else now_ts
     OutputTree(config.output).check()  # before any request: a refusal costs nothing
+    with BuildLock(config.output):
+        return _build(config, mode, now_ts, client, snapshot, started)
+
+
+def _build(
+    config: SiteConfig,
+    mode: str,
+    now_ts: float,
+    client: GancioClient | None,
+    snapshot: Snapshot | None,
+    started: float,
+) -> BuildReport:
     if snapshot is None:
         snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
     elif mode == "demo":
@@ -146,6 +159,12 @@ def _write(
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
     tree = OutputTree(config.output).open()
     tree.build_key = _digest(*(job.key for job in jobs))
+    tree.events = len(events)
+    try:
+        _guard_shrink(config, tree.previous_events, len(events))
+    except GancioSiteError:
+        tree.abort()
+        raise
     if tree.unchanged():  # same inputs as the site in place: nothing to write
         tree.abort()
         report.files_unchanged = len(jobs)
@@ -160,6 +179,18 @@ def _write(
         raise
     report.files_written = tree.written
     report.files_unchanged = tree.linked
+
+
+def _guard_shrink(config: SiteConfig, previous: int | None, now: int) -> None:
+    """Refuse to replace a site with an empty or gutted one (a broken or filtered fetch)."""
+    if config.allow_shrink or previous is None or previous == 0:
+        return
+    if now == 0 or (previous >= 10 and now < previous * config.shrink_limit):
+        raise OutputError(
+            f"this build has {now} events where the site in {config.output} has {previous}; "
+            "refusing to replace it (is the instance or a filter wrong?); "
+            "rebuild with --allow-shrink if that is right"
+        )
 
 
 def _digest(*parts: str) -> str:

@@ -47,6 +47,8 @@ class SiteConfig:
     max: int | None = None
     show_recurrent: bool = False
     timeout: float = 20.0
+    shrink_limit: float = 0.5
+    allow_shrink: bool = False
 
     @property
     def base_path(self) -> str:
@@ -73,6 +75,8 @@ KEYS: dict[str, str] = {
     "max": "at most this many events",
     "show_recurrent": "include occurrences of recurrent events",
     "timeout": "seconds to wait for each answer from Gancio",
+    "shrink_limit": "refuse a build with fewer events than this share of the last one",
+    "allow_shrink": "replace the site even when it would lose most of its events",
 }
 PATH_KEYS = {"output", "cache", "templates", "static"}
 LIST_KEYS = {"tags", "places"}
@@ -308,6 +312,16 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _share(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number between 0 and 1, got {value!r}") from None
+    if not 0 <= number <= 1:
+        raise ValueError(f"expected a number between 0 and 1, got {value!r}")
+    return number
+
+
 def _timeout(value: Any) -> float:
     try:
         number = float(value)
@@ -334,6 +348,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "max": _max,
     "show_recurrent": _bool,
     "timeout": _timeout,
+    "shrink_limit": _share,
+    "allow_shrink": _bool,
 }
 assert set(_CHECKS) | {"title", "description"} == set(KEYS) == {f.name for f in fields(SiteConfig)}
 

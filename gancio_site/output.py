@@ -39,6 +39,8 @@ class OutputTree:
         self.manifest: dict[str, list[object]] = {}
         self.build_key = ""
         self.previous_build_key = ""
+        self.events = 0  # how many events the new site shows
+        self.previous_events: int | None = None
         self._folders: set[Path] = set()
         self.written = 0
         self.linked = 0
@@ -75,6 +77,8 @@ class OutputTree:
             files = data.get("files")
             self.previous = files if isinstance(files, dict) else {}
             self.previous_build_key = str(data.get("build", ""))
+            events = data.get("events")
+            self.previous_events = events if isinstance(events, int) else None
 
     def unchanged(self) -> bool:
         """True when the previous build had the same inputs and its files are all there."""
@@ -160,7 +164,12 @@ class OutputTree:
 
     def commit(self) -> None:
         """Write the manifest and replace the output folder with the new tree."""
-        manifest = {"format": MANIFEST_FORMAT, "build": self.build_key, "files": self.manifest}
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "build": self.build_key,
+            "events": self.events,
+            "files": self.manifest,
+        }
         (self.root / MARKER).write_text(json.dumps(manifest, sort_keys=True), "utf-8")
         old = self.parent / f".{self.final.name}.old-{os.getpid()}"
         try:
@@ -176,6 +185,49 @@ class OutputTree:
     def abort(self) -> None:
         """Remove the unfinished tree; the previous output stays untouched."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class BuildLock:
+    """One build at a time per output folder: a lock file next to it, holding the pid.
+
+    A lock left by a build that was killed (its process is gone) is taken over.
+    """
+
+    def __init__(self, final: Path) -> None:
+        final = Path(os.path.realpath(final))
+        self.path = final.parent / f".{final.name}.lock"
+
+    def __enter__(self) -> BuildLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = _read_pid(self.path)
+                if owner is not None and _alive(owner):
+                    raise OutputError(
+                        f"another build (process {owner}) is writing {self.path.parent}; "
+                        f"wait for it, or remove {self.path} if no build is running"
+                    ) from None
+                log.warning("removing the stale lock %s of a build that stopped", self.path)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return self
+        raise OutputError(f"cannot lock {self.path}")
+
+    def __exit__(self, *exc: object) -> None:
+        if _read_pid(self.path) == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def _size(path: Path) -> int:

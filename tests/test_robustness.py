@@ -15,7 +15,7 @@ from gancio_site.api import GancioClient
 from gancio_site.build import build
 from gancio_site.cli import main
 from gancio_site.config import load_config
-from gancio_site.errors import BadResponse, ConfigError, ConnectionFailed
+from gancio_site.errors import BadResponse, ConfigError, ConnectionFailed, OutputError
 
 MINIMAL = {
     "GANCIO_INSTANCE": "https://gancio.example.org",
@@ -199,3 +199,43 @@ def test_links_in_static_are_not_followed(tmp_path):
 def test_verbose_and_quiet_together_is_a_usage_error():
     result = CliRunner().invoke(main, ["build", "--demo", "-v", "-q"])
     assert result.exit_code == 2
+
+
+def test_an_empty_or_gutted_fetch_never_replaces_the_site(tmp_path):
+    with FakeGancio() as fake:
+        config = config_for(fake.url, tmp_path)
+        build(config, now_ts=1796301525)
+        before = (tmp_path / "public" / "events.json").read_bytes()
+        fake.fail("/api/events", status=200, body="[]", content_type="application/json")
+        with pytest.raises(
+            OutputError, match="this build has 0 events where the site in .* has 30"
+        ):
+            build(config, now_ts=1796301525)
+        assert (tmp_path / "public" / "events.json").read_bytes() == before
+        gutted = config_for(fake.url, tmp_path, max=10)
+        with pytest.raises(OutputError, match="has 10 events where"):
+            build(gutted, now_ts=1796301525)
+        assert (
+            build(
+                config_for(fake.url, tmp_path, max=10, allow_shrink=True), now_ts=1796301525
+            ).events
+            == 10
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
+
+
+def test_a_second_build_at_the_same_time_is_refused(tmp_path):
+    import os
+
+    from gancio_site.output import BuildLock
+
+    (tmp_path / ".public.lock").write_text(str(os.getppid()))  # a live process holds it
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: another build (process {os.getppid()}) is writing")
+    (tmp_path / ".public.lock").write_text("999999999")  # a build that was killed
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / ".public.lock").exists()
+    with BuildLock(tmp_path / "public"):
+        assert (tmp_path / ".public.lock").read_text() == str(os.getpid())
