@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, parallel
 from .api import GancioClient, redact
 from .cache import Cache
 from .config import SiteConfig
@@ -170,9 +170,10 @@ def _write(
         report.files_unchanged = len(jobs)
         return
     try:
-        for job in jobs:
-            if not tree.reuse(job.path, job.key, job.source):
-                tree.write(job.path, job.make(), job.source, job.key)
+        pending = [job for job in jobs if not tree.reuse(job.path, job.key, job.source)]
+        for job in pending:
+            tree.claim(job.path, job.source)  # every path checked here, once, before forking
+        parallel.render(tree, pending)
         tree.commit()
     except BaseException:
         tree.abort()

@@ -115,7 +115,14 @@ class OutputTree:
 
     def write(self, path: str, data: bytes, source: str, key: str = "") -> None:
         """Write ``data`` at output path ``path``; refuse escapes and second writes."""
-        target = self._target(path, source)
+        self.store(path, self._target(path, source), data, key)
+
+    def claim(self, path: str, source: str) -> Path:
+        """Reserve output path ``path`` (checked as ``write`` does); return its file."""
+        return self._target(path, source)
+
+    def store(self, path: str, target: Path, data: bytes, key: str = "") -> None:
+        """Write ``data`` to a claimed ``target``."""
         if key:
             self.manifest[path] = [key, len(data)]
         try:

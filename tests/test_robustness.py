@@ -208,7 +208,7 @@ def test_an_empty_or_gutted_fetch_never_replaces_the_site(tmp_path):
         before = (tmp_path / "public" / "events.json").read_bytes()
         fake.fail("/api/events", status=200, body="[]", content_type="application/json")
         with pytest.raises(
-            OutputError, match="this build has 0 events where the site in .* has 30"
+            OutputError, match=r"this build has 0 events where the site in .* has 30"
         ):
             build(config, now_ts=1796301525)
         assert (tmp_path / "public" / "events.json").read_bytes() == before

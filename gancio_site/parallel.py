@@ -1,0 +1,88 @@
+"""Rendering on every core: the jobs left after reuse are split between processes.
+
+Each worker is a fork of the build, so it shares the parsed events, the URL map and the
+templates without pickling them; it renders its share of the jobs (every second one),
+writes the files into the new tree and sends back what it wrote for the manifest. The
+bytes of each file depend only on its inputs, so the output is identical whatever the
+number of processes. Where ``fork`` is missing the jobs run here, one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from .errors import GancioSiteError
+from .output import OutputTree
+from .pages import Job
+
+MIN_JOBS_PER_WORKER = 400  # below this, starting a process costs more than it saves
+
+
+def workers(count: int) -> int:
+    """Return how many processes to render ``count`` jobs with (GANCIO_SITE_WORKERS sets it)."""
+    if not hasattr(os, "fork") or sys.platform == "win32":
+        return 1
+    chosen = os.environ.get("GANCIO_SITE_WORKERS", "").strip()
+    if chosen.isdigit() and int(chosen) > 0:
+        return min(int(chosen), max(1, count))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, count // MIN_JOBS_PER_WORKER))
+
+
+def render(tree: OutputTree, jobs: Sequence[Job]) -> None:
+    """Render and write ``jobs`` (already claimed in ``tree``), in parallel where it pays."""
+    count = workers(len(jobs))
+    children = []
+    for index in range(1, count):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read)
+            _work(tree, jobs[index::count], write)
+        os.close(write)
+        children.append((pid, read))
+    try:
+        _run(tree, jobs[0::count])
+    finally:  # the workers finish before the tree may be removed, even after an error here
+        errors = [_collect(tree, pid, read) for pid, read in children]
+    if any(errors):
+        raise GancioSiteError(next(e for e in errors if e))
+
+
+def _run(tree: OutputTree, jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        tree.store(job.path, tree.root.joinpath(*job.path.split("/")), job.make(), job.key)
+
+
+def _work(tree: OutputTree, jobs: Sequence[Job], pipe: int) -> None:
+    result: dict[str, object]
+    tree.manifest, tree.written, tree.linked = {}, 0, 0
+    try:
+        _run(tree, jobs)
+        result = {"manifest": tree.manifest, "written": tree.written, "linked": tree.linked}
+    except GancioSiteError as exc:
+        result = {"error": str(exc)}
+    except BaseException as exc:  # reported by the parent, which then stops
+        result = {"error": f"unexpected {type(exc).__name__}: {exc}"}
+    with os.fdopen(pipe, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    os._exit(0)
+
+
+def _collect(tree: OutputTree, pid: int, pipe: int) -> str:
+    with os.fdopen(pipe, encoding="utf-8") as handle:
+        text = handle.read()
+    os.waitpid(pid, 0)
+    try:
+        result = json.loads(text)
+    except ValueError:
+        return "a rendering process stopped without a result"
+    if "error" in result:
+        return str(result["error"])
+    tree.manifest.update(result["manifest"])
+    tree.written += result["written"]
+    tree.linked += result["linked"]
+    return ""

@@ -1,0 +1,45 @@
+"""Rendering in several processes gives the same bytes, and reports errors the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gancio_site.cli import main
+
+
+def tree(folder: Path) -> dict[Path, bytes]:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_output_is_identical_whatever_the_number_of_processes(tmp_path, monkeypatch):
+    outputs = []
+    for workers in ("1", "2", "3"):
+        monkeypatch.setenv("GANCIO_SITE_WORKERS", workers)
+        result = CliRunner().invoke(
+            main, ["build", "--demo", "--show-recurrent", "-v", "--output", f"out{workers}"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "0 unchanged" in result.stderr  # everything rendered, nothing reused
+        outputs.append(tree(tmp_path / f"out{workers}"))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert len(outputs[0]) > 200
+
+
+def test_an_error_in_a_worker_stops_the_build_and_keeps_the_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCIO_SITE_WORKERS", "2")
+    assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
+    before = tree(tmp_path / "public")
+    (tmp_path / "templates").mkdir()
+    # Only odd-numbered events break, so both processes meet the error.
+    (tmp_path / "templates" / "event.html").write_text(
+        "{% extends 'base.html' %}{% block content %}"
+        "{% if event.id is odd %}{{ 1 / 0 }}{% endif %}{% endblock %}"
+    )
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "event.html, line 1: division by zero" in result.stderr
+    assert tree(tmp_path / "public") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "templates"]
