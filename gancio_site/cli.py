@@ -119,6 +119,13 @@ def main() -> None:
     help="Include occurrences of recurrent events.",
 )
 @click.option("--offline", is_flag=True, help="Build from the cache of the last build, no network.")
+@click.option("--shrink-limit", help="Refuse builds with fewer events than this share (0.5).")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    default=None,
+    help="Replace the site even if it would lose most of its events.",
+)
 @click.option(
     "--demo", is_flag=True, help="Build from the demo data shipped with gancio-site, no network."
 )
@@ -265,7 +272,8 @@ def init(directory: Path, force: bool) -> None:
 
     Writes gancio-site.toml (every key explained), templates/ and static/ for overriding
     the default theme, netlify.toml, a GitHub Actions workflow publishing to GitHub Pages
-    nightly, and .gitignore. Existing files are left alone unless --force is given.
+    nightly, requirements.txt and .gitignore. If one of them exists already, nothing is
+    written (exit 1) unless --force is given.
 
     \b
     Examples:

@@ -1,0 +1,140 @@
+"""`gancio-site init`: the files of a new site, ready to edit, build and deploy.
+
+``gancio-site.toml`` is generated from ``config.KEYS`` and ``SiteConfig``'s defaults, so it
+lists every key with its meaning and default and never drifts from the code. The other files
+are copied from ``scaffold_files/``; the templates README lists the default theme's own
+templates and blocks, read from the theme when the site is created.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import CONFIG_FILE, KEYS, PATH_KEYS, SiteConfig
+from .errors import OutputError
+from .render import theme_dir
+
+# Shown (commented out) for keys whose default is empty, so a user sees the value's shape.
+EXAMPLES: dict[str, Any] = {
+    "instance": "https://gancio.example.org",
+    "base_url": "https://example.org/agenda/",
+    "title": "Agenda del quartiere",
+    "description": "Concerts, talks and workshops in the neighbourhood",
+    "timezone": "Europe/Rome",
+    "tags": ["musica", "teatro"],
+    "places": ["Centro Sociale La Talpa", 3],
+    "end": "+90d",
+    "max": 200,
+}
+# What an empty default means, where "none" would not say it.
+EMPTY_DEFAULTS = {
+    "instance": "none, required (not with --demo)",
+    "base_url": "none, required (not with --demo; on Netlify the site's URL)",
+    "tags": "all",
+    "places": "all",
+    "max": "no limit",
+}
+HEADER = """\
+# gancio-site configuration: https://gancio.org events as a static site.
+# Uncomment a line to change a setting. Paths are relative to this file. Every key can
+# also be set with an environment variable GANCIO_<KEY> (e.g. GANCIO_INSTANCE) or a flag
+# of `gancio-site build`; flags win over the environment, which wins over this file.
+"""
+STATIC_NOTE = "Files here are published under static/ and replace the default theme's.\n"
+
+
+def config_text() -> str:
+    """Return the commented ``gancio-site.toml`` of a new site."""
+    defaults = {f.name: f.default for f in fields(SiteConfig)}
+    parts = [HEADER]
+    for key, meaning in KEYS.items():
+        default = defaults.get(key)
+        text = meaning[0].upper() + meaning[1:]
+        if "(default" not in meaning:
+            shown = EMPTY_DEFAULTS.get(key, "none") if _empty(default) else _toml(default)
+            text += f"; default: {shown}"
+        if key in PATH_KEYS:  # set, so they stay relative to this file wherever one runs
+            text += "; relative to this file"
+            line = f"{key} = {_toml(default)}"
+        else:
+            line = f"# {key} = {_toml(EXAMPLES.get(key, default))}"
+        comment = textwrap.fill(text + ".", 88, initial_indent="# ", subsequent_indent="# ")
+        parts.append(f"\n{comment}\n{line}\n")
+    return "".join(parts)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == ()
+
+
+def _toml(value: Any) -> str:
+    """Return ``value`` as a TOML value (strings, paths, numbers, booleans, lists)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if value is None:
+        return '""'
+    text = value.as_posix() if isinstance(value, Path) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def site_files() -> dict[str, str]:
+    """Return relative path -> text of every file of a new site."""
+    files = resources.files("gancio_site").joinpath("scaffold_files")
+    theme = theme_dir() / "templates"
+    names = sorted(p.name for p in theme.glob("*.html") if not p.name.startswith("_"))
+    base = (theme / "base.html").read_text("utf-8")
+    blocks = list(dict.fromkeys(re.findall(r"{%-?\s*block\s+(\w+)", base)))
+    readme = (
+        files.joinpath("templates-README.md")
+        .read_text("utf-8")
+        .replace("@THEME_TEMPLATES@", ", ".join(f"`{n}`" for n in names))
+        .replace("@BASE_BLOCKS@", ", ".join(f"`{b}`" for b in blocks))
+    )
+    major, minor = __version__.split(".")[:2]
+    return {
+        CONFIG_FILE: config_text(),
+        "templates/README.md": readme,
+        "static/.gitkeep": "",
+        "netlify.toml": files.joinpath("netlify.toml").read_text("utf-8"),
+        ".github/workflows/build.yml": files.joinpath("build.yml").read_text("utf-8"),
+        "requirements.txt": (
+            "# The gancio-site release this site is built with (CI and Netlify install it).\n"
+            f"gancio-site~={major}.{minor}.0\n"
+        ),
+        ".gitignore": files.joinpath("gitignore.txt").read_text("utf-8"),
+    }
+
+
+def create_site(folder: Path, force: bool = False) -> list[str]:
+    """Write a new site into ``folder``; return the paths written, relative to it.
+
+    Raise ``OutputError`` naming an existing file, before writing anything, unless ``force``.
+    """
+    files = site_files()
+    existing = [name for name in files if (folder / name).exists()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputError(
+            f"{folder / existing[0]} already exists{more}; "
+            "use --force to overwrite, or choose an empty folder"
+        )
+    for name, text in files.items():
+        target = folder / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return list(files)
