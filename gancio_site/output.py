@@ -12,10 +12,12 @@ anything else (a typo such as ``output = "."``) is refused, never deleted.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path, PurePosixPath
 
 from .errors import ConfigError, OutputError
@@ -178,6 +180,11 @@ class OutputTree:
             "files": self.manifest,
         }
         (self.root / MARKER).write_text(json.dumps(manifest, sort_keys=True), "utf-8")
+        if self.final.is_dir() and _exchange(self.root, self.final):
+            # One atomic step: at every instant the output folder is the old site or the
+            # new one. The old one now sits where the new one was built.
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
         old = self.parent / f".{self.final.name}.old-{os.getpid()}"
         try:
             if self.final.exists():
@@ -235,6 +242,23 @@ def _read_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
 
 
 def _size(path: Path) -> int:

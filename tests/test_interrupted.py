@@ -1,0 +1,76 @@
+"""Builds killed at any moment leave the old site or the new one, never a mix."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gancio_site.cli import main
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".gancio-site"
+    }
+
+
+def test_sigkill_at_random_moments_leaves_old_or_new_site(tmp_path):
+    def build(title: str) -> None:
+        result = CliRunner().invoke(main, ["build", "--demo", "--title", title])
+        assert result.exit_code == 0, result.output
+
+    build("New")
+    new = snapshot(tmp_path / "public")
+    build("Old")
+    old = snapshot(tmp_path / "public")
+    assert old != new
+    rng = random.Random(7)
+    env = {**os.environ, "GANCIO_SITE_WORKERS": "1"}
+    command = [sys.executable, "-m", "gancio_site.cli", "build", "--demo", "--title", "New"]
+    outcomes = set()
+    for _ in range(12):
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.2, 1.2))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = snapshot(tmp_path / "public")
+        assert state in (old, new)
+        outcomes.add("new" if state == new else "old")
+        build("Old")  # the next build recovers (stale lock, half-built tree) and resets
+        assert snapshot(tmp_path / "public") == old
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".public")]
+        assert leftovers == [], leftovers
+    assert outcomes  # some runs were killed before the swap, some maybe after
+
+
+def test_sigterm_removes_the_unfinished_tree(tmp_path):
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 0
+    before = snapshot(tmp_path / "public")
+    env = {**os.environ, "GANCIO_SITE_WORKERS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gancio_site.cli", "build", "--demo", "--title", "Other"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.45)
+    process.send_signal(signal.SIGTERM)
+    code = process.wait()
+    state = snapshot(tmp_path / "public")
+    if code != 0:  # stopped before the end: nothing of it remains
+        assert state == before
+        assert code in (143, -signal.SIGTERM)  # -15: stopped while Python was still starting
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".public")]
