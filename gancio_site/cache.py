@@ -78,7 +78,8 @@ class Cache:
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"format": FORMAT, **data}, ensure_ascii=False)
+        # ASCII escapes keep what the server sent, lone surrogates included, and round-trip.
+        text = json.dumps({"format": FORMAT, **data})
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from .clean import absolute_url, clean_text, has_invalid_chars, html_to_text, sanitize_html
 
+MAX_DESCRIPTION = 100_000  # characters of HTML
+
 # Unix seconds outside this range are not event times (milliseconds, garbage).
 _MIN_TS = 0
 _MAX_TS = 32_503_680_000  # year 3000
@@ -191,6 +193,11 @@ class Parser:
         if not isinstance(raw, str):
             self.warn(event_id, "description is not text; left out")
             return ""
+        if len(raw) > MAX_DESCRIPTION:
+            # Megabytes of text make pages no browser or reader can use; Gancio's own
+            # editor never produces them. The cut is sanitised below, so tags still close.
+            self.warn(event_id, f"description of {len(raw)} characters cut to {MAX_DESCRIPTION}")
+            raw = raw[:MAX_DESCRIPTION] + "…"
         if has_invalid_chars(raw):
             self.warn(event_id, "removed control characters from description")
         html = sanitize_html(raw, self.instance + "/")

@@ -52,7 +52,12 @@ def _dumps(data: object) -> str:
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     # Same values, but no markup characters: the file stays inert even if a careless page
     # pastes it into HTML, and a search of the site for "<script" finds nothing (case B11).
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("=", "\\u003d")
+    )
 
 
 def _event(

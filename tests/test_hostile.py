@@ -1,0 +1,218 @@
+"""A hostile agenda: every field of every event is an attack or garbage.
+
+The build must succeed with the bad parts neutralised (warnings name the event ids), write
+nothing outside its output folder, produce feeds and calendars that parse, and pages on
+which no script ever runs in a real browser.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import feedparser
+import icalendar
+import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
+from fake_gancio import FakeGancio
+
+from gancio_site.build import build
+from gancio_site.config import load_config
+
+NOW = 1796301525
+XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
+PLACE = {"id": 1, "name": "Sala", "address": "Via 1", "latitude": None, "longitude": None}
+
+
+def row(event_id: int, **fields):
+    base = {
+        "id": event_id,
+        "title": f"Event {event_id}",
+        "slug": f"event-{event_id}",
+        "start_datetime": NOW + 3600 * event_id,
+        "end_datetime": None,
+        "tags": [],
+        "media": [],
+        "online_locations": [],
+        "place": PLACE,
+        "parentId": None,
+        "updatedAt": "2026-12-01T10:00:00.000Z",
+        "description": "<p>ok</p>",
+        "is_visible": True,
+        "recurrent": None,
+    }
+    return {**base, **fields}
+
+
+def corpus() -> list[dict]:
+    rows = [
+        row(
+            1,
+            title=XSS,
+            description=f"<p onclick=alert(3)>{XSS}<a href='javascript:alert(4)'>x</a>"
+            "<a href='data:text/html,<script>alert(5)</script>'>d</a><iframe src=//evil></iframe>"
+            "<svg onload=alert(6)></svg><style>body{display:none}</style></p>",
+        ),
+        row(2, place={"id": 2, "name": XSS, "address": XSS, "latitude": "x", "longitude": 1e999}),
+        row(3, tags=[XSS, "../../etc", "a/b", "a\\b", "nul\x00", "%2e%2e%2f", "CON", "ok"]),
+        row(
+            4,
+            online_locations=[
+                "javascript:alert(7)",
+                "data:text/html,x",
+                XSS,
+                "https://ok.example.org/live",
+            ],
+            place={"id": 9, "name": "online"},
+        ),
+        row(5, media=[{"url": "../../../etc/passwd", "name": XSS, "width": "x", "height": None}]),
+        row(6, slug="../../../../tmp/escaped"),
+        row(7, slug="/etc/passwd"),
+        row(8, slug="..\\..\\windows"),
+        row(9, slug="%2e%2e%2f%2e%2e%2f"),
+        row(10, slug="event-10"),
+        row(11, slug="event-10"),  # duplicate slug
+        row(12, title="x" * 10_000, slug="y" * 500, tags=["t" * 5000]),
+        row(13, description="<p>" + "A" * 5_000_000 + "</p>"),
+        row(14, title="Serata\x0b\x1b\x00speciale\ud800\ufffe", description="<p>a\x0cb\x1fc</p>"),
+        row(15, title="\u202eRTL override\u202c and \u200f marks", description="<p dir=rtl>نص</p>"),
+        row(16, start_datetime=NOW + 100, end_datetime=NOW),  # ends before it starts
+        row(17, start_datetime=0, end_datetime=4_102_444_800),  # 1970 to 2100, in progress
+        row(18, start_datetime=4_102_444_800),  # year 2100
+        row(
+            19,
+            title=None,
+            slug=None,
+            tags=None,
+            media=None,
+            online_locations=None,
+            place=None,
+            description=None,
+            updatedAt=None,
+            end_datetime=None,
+        ),
+        row(
+            20,
+            title=12345,
+            slug=678,
+            tags="notalist",
+            media={"url": 1},
+            place="nowhere",
+            description=["x"],
+            start_datetime=str(NOW + 7200),
+            end_datetime="soon",
+        ),
+        {"id": 21, "start_datetime": NOW + 50},  # almost nothing
+        row(22, start_datetime="not a time"),
+        row(3, title="duplicate id"),
+    ]
+    rows.append({"id": "x", "title": "no id"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    with FakeGancio([], now=NOW) as fake:
+        # The rows go out exactly as written, garbage included: the list without
+        # descriptions, the export with them (as Gancio's two endpoints do).
+        rows = corpus()
+        listed = [{k: v for k, v in r.items() if k != "description"} for r in rows]
+        for path, body in (("/api/events", listed), ("/api/export/json", rows)):
+            fake.fail(
+                path,
+                status=200,
+                body=json.dumps(body),
+                times=-1,
+                content_type="application/json; charset=utf-8",
+            )
+        env = {
+            "GANCIO_INSTANCE": fake.url,
+            "GANCIO_BASE_URL": "https://example.org/sub/",
+            "GANCIO_OUTPUT": str(root / "public"),
+            "GANCIO_CACHE": str(root / "cache"),
+            "GANCIO_START": "1970-01-02",
+        }
+        report = build(load_config(None, env=env), now_ts=NOW)
+    return root, report
+
+
+def test_builds_with_warnings_naming_the_events(hostile_site):
+    _, report = hostile_site
+    assert report.events == 21
+    text = "\n".join(report.warnings)
+    for event_id in (2, 3, 12, 14, 16, 19, 20, 22):
+        assert f"event {event_id}:" in text, event_id
+    assert "event 3: appears twice" in text
+    assert "without a valid id" in text
+
+
+def test_nothing_is_written_outside_the_output(hostile_site):
+    root, _ = hostile_site
+    assert sorted(p.name for p in root.iterdir()) == ["cache", "public"]
+    for path in (root / "public").rglob("*"):
+        assert path.resolve().is_relative_to((root / "public").resolve())
+        assert "\x00" not in path.name and "\\" not in path.name
+        assert len(path.name.encode()) <= 255
+
+
+def test_feeds_calendars_and_json_parse(hostile_site):
+    site = hostile_site[0] / "public"
+    for feed in list(site.rglob("rss.xml")) + list(site.rglob("atom.xml")):
+        ET.parse(feed)
+        assert not feedparser.parse(feed.read_bytes()).bozo, feed
+    for calendar in site.rglob("*.ics"):
+        icalendar.Calendar.from_ical(calendar.read_bytes())
+    for data in site.rglob("events.json"):
+        json.loads(data.read_text("utf-8"))
+    ET.parse(site / "sitemap.xml")
+
+
+def test_no_markup_from_the_data_survives_in_pages(hostile_site):
+    site = hostile_site[0] / "public"
+    # Feeds hold titles as escaped XML text: "onerror=" may appear there as characters, so
+    # they are searched for live markup only.
+    needles = {
+        ".html": (
+            "<script>alert",
+            "onerror=",
+            "onclick=",
+            "onload=",
+            "javascript:alert",
+            "<iframe",
+            "<svg",
+            "data:text/html",
+        ),
+        ".json": ("<script", "onerror=", "javascript:alert", "<iframe"),
+        ".xml": ("<script>alert", "<img src=x", "<iframe", "<svg"),
+    }
+    for file in site.rglob("*"):
+        for needle in needles.get(file.suffix, ()):
+            assert needle not in file.read_text("utf-8"), (file, needle)
+
+
+@pytest.mark.browser
+def test_no_script_runs_in_a_real_browser(hostile_site):
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    root = hostile_site[0]
+    pages = sorted(p.relative_to(root).as_posix() for p in (root / "public").rglob("index.html"))
+    with serve(root) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path in pages:
+            page.goto(f"{url}/{path}")
+            assert (
+                page.evaluate(
+                    "document.querySelectorAll('main script, main iframe, main svg"
+                    " [onload], img[onerror]').length"
+                )
+                == 0
+            ), path
+        browser.close()
+    assert dialogs == []
+    assert len(pages) > 20
