@@ -7,12 +7,13 @@ new tree next to it, and swapped in only when every file is written.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import __version__, parallel
@@ -30,7 +31,7 @@ from .fetch import (
 )
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
-from .output import BuildLock, OutputTree
+from .output import BuildLock, OutputTree, intact, read_manifest
 from .pages import Job, SiteBuilder
 from .render import Renderer, theme_dir
 from .urls import UrlMap
@@ -56,8 +57,9 @@ class BuildReport:
 
     def summary(self) -> str:
         """Return e.g. 'Built 128 pages, 4 feeds, 1 calendar from 96 events in 0.42 s'."""
+        verb = "Up to date:" if self.source == "unchanged" else "Built"
         return (
-            f"Built {_n(self.pages, 'page')}, {_n(self.feeds, 'feed')}, "
+            f"{verb} {_n(self.pages, 'page')}, {_n(self.feeds, 'feed')}, "
             f"{_n(self.calendars, 'calendar')} from {_n(self.events, 'event')} "
             f"in {self.seconds:.2f} s into {self.output}"
         )
@@ -101,10 +103,24 @@ def _build(
     snapshot: Snapshot | None,
     started: float,
 ) -> BuildReport:
+    if snapshot is None and mode == "offline":
+        # Offline, the inputs are files: compare their bytes before parsing anything.
+        done = _nothing_to_do(config, _cache_key(config), now_ts, started)
+        if done is not None:
+            return done
     if snapshot is None:
         snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
     elif mode == "demo":
         now_ts = snapshot.captured_at or now_ts
+    if mode == "demo":
+        rows = json.dumps(snapshot.rows, sort_keys=True, default=str)
+        input_key = _input_key(config, _digest(rows, snapshot.timezone, snapshot.instance_name))
+    else:  # an online fetch has just refreshed the cache: the same key as offline
+        input_key = _cache_key(config)
+    done = _nothing_to_do(config, input_key, now_ts, started)
+    if done is not None:
+        done.requests = snapshot.requests
+        return done
     warnings = list(snapshot.warnings)
     tz = site_zone(config, snapshot.timezone, warnings)
     now = datetime.fromtimestamp(now_ts, tz)
@@ -114,7 +130,7 @@ def _build(
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
     report.source = {"online": "instance", "offline": "cache", "demo": "demo snapshot"}[mode]
     report.warnings = warnings
-    _write(config, snapshot, events, now, report)
+    _write(config, snapshot, events, now, report, input_key)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -134,8 +150,61 @@ def fetch_snapshot(
     return fetch_online(config, client, cache, now_ts), now_ts
 
 
+def _cache_key(config: SiteConfig) -> str:
+    return _input_key(config, Cache(config.cache, config.instance).digest())
+
+
+def _input_key(config: SiteConfig, data: str) -> str:
+    """Return a key of all a build reads: settings, templates, static files and events."""
+    static = [
+        f"{path}:{file.stat().st_size}:{file.stat().st_mtime_ns}"
+        for path, file in static_files(config.static).items()
+    ]
+    return _digest(_site_key(config), data, *static)
+
+
+def _nothing_to_do(
+    config: SiteConfig, input_key: str, now_ts: float, started: float
+) -> BuildReport | None:
+    """Return the report of the site in place when it was built from the same inputs and
+    nothing in it has expired (an event ended, a day passed) since."""
+    manifest = read_manifest(config.output)
+    valid_until = manifest.get("valid_until")
+    if manifest.get("input") != input_key or not isinstance(valid_until, int | float):
+        return None
+    if now_ts >= valid_until or not intact(config.output, manifest.get("files")):
+        return None
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
+    report = BuildReport(output=config.output, source="unchanged")
+    report.events = int(manifest.get("events") or 0)
+    report.pages, report.feeds, report.calendars = (
+        int(counts.get(k, 0))
+        for k in ("pages", "feeds", "calendars")  # type: ignore[union-attr]
+    )
+    report.files_unchanged = len(manifest.get("files") or {})  # type: ignore[arg-type]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _valid_until(config: SiteConfig, events: list[Event], now: datetime) -> float:
+    """Return when the site stops being right without new data: the next local midnight
+    ("today" labels, relative days), or the end of the first event to leave the list."""
+    if any(spec.strip() == "now" or spec.strip().endswith("h") for spec in (config.end,)) or (
+        config.start.strip().endswith("h")
+    ):
+        return now.timestamp()  # a window moving by the hour: always rebuild
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    ends = [e.last_moment.timestamp() for e in events]
+    return min([tomorrow.timestamp(), *ends])
+
+
 def _write(
-    config: SiteConfig, snapshot: Snapshot, events: list[Event], now: datetime, report: BuildReport
+    config: SiteConfig,
+    snapshot: Snapshot,
+    events: list[Event],
+    now: datetime,
+    report: BuildReport,
+    input_key: str = "",
 ) -> None:
     site = SiteInfo(
         title=config.title or snapshot.instance_name,
@@ -160,6 +229,11 @@ def _write(
     tree = OutputTree(config.output).open()
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
+    tree.facts = {
+        "input": input_key,
+        "valid_until": _valid_until(config, events, now),
+        "counts": {"pages": report.pages, "feeds": report.feeds, "calendars": report.calendars},
+    }
     try:
         _guard_shrink(config, tree.previous_events, len(events))
     except GancioSiteError:

@@ -10,6 +10,7 @@ treated as absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,16 @@ class Cache:
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{host}{parts.path}").strip("_")
         self.folder = root / (name or "instance")
         self.instance = instance
+
+    def digest(self) -> str:
+        """Return a hash of everything cached, read as bytes (no parsing)."""
+        h = hashlib.blake2b(digest_size=16)
+        for name in ("events.json", "descriptions.json"):
+            try:
+                h.update((self.folder / name).read_bytes())
+            except OSError:
+                h.update(b"-")
+        return h.hexdigest()
 
     def load_events(self) -> dict[str, Any] | None:
         """Return the last saved list with its facts, or None when there is none."""

@@ -74,8 +74,7 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     descriptions = cache.load_descriptions()
     _fill_descriptions(snapshot, descriptions, client, config, query)
     keep = {row["id"] for row in rows if isinstance(row.get("id"), int)}
-    facts = {
-        "query": query,
+    facts = {  # nothing that changes from one build to the next unless the events do
         "filters": filters(config),
         "instance_name": snapshot.instance_name,
         "timezone": snapshot.timezone,

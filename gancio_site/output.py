@@ -42,6 +42,7 @@ class OutputTree:
         self.build_key = ""
         self.previous_build_key = ""
         self.events = 0  # how many events the new site shows
+        self.facts: dict[str, object] = {}  # more to remember in the manifest
         self.previous_events: int | None = None
         self._folders: set[Path] = set()
         self.written = 0
@@ -71,25 +72,18 @@ class OutputTree:
         return self
 
     def _load_manifest(self) -> None:
-        try:
-            data = json.loads((self.final / MARKER).read_text("utf-8"))
-        except (OSError, ValueError):
-            return  # no previous build, or one from an older version: render everything
-        if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT:
-            files = data.get("files")
-            self.previous = files if isinstance(files, dict) else {}
-            self.previous_build_key = str(data.get("build", ""))
-            events = data.get("events")
-            self.previous_events = events if isinstance(events, int) else None
+        data = read_manifest(self.final)
+        files = data.get("files")
+        self.previous = files if isinstance(files, dict) else {}
+        self.previous_build_key = str(data.get("build", ""))
+        events = data.get("events")
+        self.previous_events = events if isinstance(events, int) else None
 
     def unchanged(self) -> bool:
         """True when the previous build had the same inputs and its files are all there."""
         if not self.build_key or self.build_key != self.previous_build_key:
             return False
-        return all(
-            _size(self.final.joinpath(*PurePosixPath(path).parts)) == entry[1]
-            for path, entry in self.previous.items()
-        )
+        return intact(self.final, self.previous)
 
     def reuse(self, path: str, key: str, source: str) -> bool:
         """Link the previous build's file when it was made from the same inputs."""
@@ -178,6 +172,7 @@ class OutputTree:
             "build": self.build_key,
             "events": self.events,
             "files": self.manifest,
+            **self.facts,
         }
         (self.root / MARKER).write_text(json.dumps(manifest, sort_keys=True), "utf-8")
         if self.final.is_dir() and _exchange(self.root, self.final):
@@ -259,6 +254,27 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd = -100
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
     return result == 0
+
+
+def read_manifest(final: Path) -> dict[str, object]:
+    """Return the manifest of the site in ``final`` ({} when there is none we can use)."""
+    try:
+        data = json.loads((Path(os.path.realpath(final)) / MARKER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}  # no previous build, or one from an older version: render everything
+    ok = isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT
+    return data if ok else {}
+
+
+def intact(final: Path, files: object) -> bool:
+    """True when every file the manifest lists is there with its size."""
+    if not isinstance(files, dict):
+        return False
+    root = Path(os.path.realpath(final))
+    return all(
+        isinstance(entry, list) and _size(root.joinpath(*PurePosixPath(path).parts)) == entry[1]
+        for path, entry in files.items()
+    )
 
 
 def _size(path: Path) -> int:

@@ -1,0 +1,103 @@
+"""Incremental builds, checked by counting: what is fetched, what is written again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fake_gancio import FakeGancio
+
+from gancio_site.build import build
+from gancio_site.config import load_config
+
+NOW = 1796301525
+
+
+def config_for(fake: FakeGancio, tmp_path: Path, **overrides):
+    env = {
+        "GANCIO_INSTANCE": fake.url,
+        "GANCIO_BASE_URL": "https://example.org/",
+        "GANCIO_OUTPUT": str(tmp_path / "public"),
+        "GANCIO_CACHE": str(tmp_path / "cache"),
+        "GANCIO_TEMPLATES": str(tmp_path / "templates"),
+    }
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    return load_config(None, env=env, overrides=overrides)
+
+
+def inodes(site: Path) -> dict[str, int]:
+    return {
+        p.relative_to(site).as_posix(): p.stat().st_ino
+        for p in site.rglob("*")
+        if p.is_file() and p.name != ".gancio-site"
+    }
+
+
+def changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {path for path, inode in after.items() if before.get(path) != inode}
+
+
+def test_one_changed_event_rewrites_only_the_files_that_show_it(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    before = inodes(tmp_path / "public")
+    gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)")
+    gancio.requests.clear()
+    report = build(config, now_ts=NOW)
+    assert [r.path for r in gancio.requests][2:] == ["/api/event/detail/3"]  # one description
+    lists = ["", "tag/concerto/", "tag/musica/", "place/parco-della-pace/"]
+    expected = {
+        "event/concerto-jazz-al-tramonto/index.html",
+        "event/concerto-jazz-al-tramonto/event.ics",
+    }  # sitemap: same day, same bytes
+    expected |= {
+        folder + name
+        for folder in lists
+        for name in ("index.html", "rss.xml", "atom.xml", "events.ics", "events.json")
+    }
+    assert changed(before, inodes(tmp_path / "public")) == expected
+    assert report.files_written == len(expected)
+
+
+def test_nothing_changed_offline_touches_nothing(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    first = build(config, now_ts=NOW)
+    before = inodes(tmp_path / "public")
+    gancio.stop()
+    again = build(config, mode="offline", now_ts=NOW + 60)
+    assert again.source == "unchanged"
+    assert again.summary().startswith("Up to date: ")
+    assert (again.pages, again.feeds, again.events) == (first.pages, first.feeds, first.events)
+    assert inodes(tmp_path / "public") == before
+
+
+def test_a_template_change_rerenders_and_keeps_unchanged_bytes(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    before = inodes(tmp_path / "public")
+    (tmp_path / "templates" / "404.html").write_text(
+        "{% extends 'default/404.html' %}{% block title %}Persa!{% endblock %}"
+    )
+    report = build(config, mode="offline", now_ts=NOW)
+    assert report.source == "cache"
+    assert changed(before, inodes(tmp_path / "public")) == {"404.html"}
+
+
+def test_the_site_is_rebuilt_when_an_event_ends_or_a_day_passes(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    gancio.stop()
+    assert build(config, mode="offline", now_ts=NOW + 3600).source == "unchanged"
+    # Thursday 3 December, 13:38 in Rome: midnight comes, "today" moves on.
+    tomorrow = build(config, mode="offline", now_ts=NOW + 12 * 3600)
+    assert tomorrow.source == "cache"
+    assert tomorrow.files_written > 0  # the day headings moved on
+
+
+def test_a_deleted_output_file_is_noticed(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    (tmp_path / "public" / "rss.xml").unlink()
+    report = build(config, mode="offline", now_ts=NOW)
+    assert report.source == "cache"
+    assert (tmp_path / "public" / "rss.xml").is_file()
+    assert report.files_written == 1
