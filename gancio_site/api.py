@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3
 
 from . import __version__
-from .errors import BadResponse, ConnectionFailed, StatusError
+from .errors import AuthError, BadResponse, ConnectionFailed, StatusError
+from .forms import Fields, ImageArg, encode_fields, encode_multipart, image_parts
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,28 @@ MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is reported instead of slept t
 MAX_BODY = 256 * 1024 * 1024  # an answer larger than this is not an agenda
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_TYPE = "application/json"
+
+
 class _TooSlow(requests.Timeout):
     """The whole answer did not arrive within the time allowed."""
+
+
+class RateLimited(StatusError):
+    """HTTP 429: the instance asks to wait ``retry_after`` seconds before trying again."""
+
+    def __init__(self, message: str, url: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, url, 429)
+
+
+class Refused(StatusError):
+    """Gancio refused the request; ``reason`` is its own message (``title required``)."""
+
+    def __init__(self, message: str, url: str, status: int, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message, url, status)
 
 
 Params = Mapping[str, str | int | Sequence[str | int] | None]
@@ -51,7 +72,13 @@ def encode_query(params: Params) -> str:
 
 
 class GancioClient:
-    """Reads (and later writes) a Gancio instance's API."""
+    """Reads a Gancio instance's API, and writes events with an access token.
+
+    ``token`` (from :meth:`login` or stored earlier) goes only into the Authorization
+    header of the calls that need it.
+    """
+
+    token: str | None = None
 
     def __init__(
         self,
@@ -123,6 +150,11 @@ class GancioClient:
         """GET ``url`` whole within ``timeout`` seconds in all (requests only bounds each read)."""
         deadline = time.monotonic() + self.timeout
         response = self.session.get(url, timeout=self.timeout, stream=True)
+        return self._read_whole(response, deadline, "GET", url)
+
+    def _read_whole(
+        self, response: requests.Response, deadline: float, method: str, url: str
+    ) -> requests.Response:
         chunks, size = [], 0
         with response:
             while True:
@@ -139,7 +171,8 @@ class GancioClient:
                 if time.monotonic() > deadline:
                     raise _TooSlow(f"the answer took longer than {self.timeout:g} s")
                 if size > MAX_BODY:
-                    raise BadResponse(f"GET {redact(url)} answered over {MAX_BODY >> 20} MB", url)
+                    message = f"{method} {redact(url)} answered over {MAX_BODY >> 20} MB"
+                    raise BadResponse(message, url)
         response._content = b"".join(chunks)  # what response.content would have read
         return response
 
@@ -196,6 +229,200 @@ class GancioClient:
         """Return the public nodeinfo document (name and time zone of the instance)."""
         data = self.get_json("/.well-known/nodeinfo/2.0", allow_404=True)
         return data if isinstance(data, dict) else {}
+
+    # Writing: the token travels only in the Authorization header, never in a URL or a message.
+
+    def login(self, email: str, password: str) -> str:
+        """Return a new access token for ``email`` (also kept as ``self.token``).
+
+        Gancio 1.x: the OAuth password grant of the built-in client ``self``, form-encoded
+        only (API.md section 3). Gancio 2.0 drops it for ``POST /api/login/token`` with a JSON
+        body, so a 404 from the first is answered by trying the second.
+        """
+        form = [("username", email), ("password", password)]
+        form += [("client_id", "self"), ("grant_type", "password")]
+        body = urlencode(form).encode()
+        response = self._send("POST", "/oauth/login", body, FORM_TYPE, auth=False)
+        if response.status_code in (404, 405):
+            body = json.dumps({"email": email, "password": password}).encode()
+            response = self._send("POST", "/api/login/token", body, JSON_TYPE, auth=False)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"{self.instance} rejected the email or password (or the account is not "
+                "active yet)",
+                self.instance,
+            )
+        data = self._answer(response, "POST")
+        token = data.get("access_token") or data.get("token") if isinstance(data, dict) else data
+        if not isinstance(token, str) or not token.strip():
+            raise BadResponse(f"{self.instance} answered the login without a token", self.instance)
+        self.token = token.strip()
+        return self.token
+
+    def user(self) -> dict[str, Any]:
+        """Return the account of ``self.token``: email, role, is_active... (``GET /api/user``)."""
+        data = self._answer(self._send("GET", "/api/user"), "GET")
+        if not isinstance(data, dict) or "email" not in data:
+            raise BadResponse(f"GET {self.url('/api/user')} did not answer a user", self.instance)
+        return data
+
+    def my_events(self) -> list[dict[str, Any]]:
+        """Return the caller's own future events and recurrent parents (``/api/events/mine``)."""
+        data = self._answer(self._send("GET", "/api/events/mine"), "GET")
+        return _expect_list(data, self.url("/api/events/mine"))
+
+    def create_event(self, fields: Fields, image: ImageArg = None) -> dict[str, Any]:
+        """Return the event Gancio created from ``fields`` (see :func:`encode_fields`).
+
+        Never retried once sent: a lost answer may hide a created event, so the caller looks
+        for it (among :meth:`my_events`) before trying again. HTTP 429 raises RateLimited.
+        """
+        body, content_type = encode_multipart(encode_fields(fields), image_parts(image))
+        response = self._send("POST", "/api/event", body, content_type, idempotent=False)
+        return self._event_answer(response, "POST")
+
+    def update_event(
+        self, event_id: int, fields: Fields, image: ImageArg = None, *, keep_image: bool = False
+    ) -> dict[str, Any]:
+        """Return the event after ``PUT /api/event``, which replaces the whole event.
+
+        Send every field: Gancio drops tags, image and recurrence that are left out
+        (API.md section 5). ``keep_image`` keeps the current image without uploading it.
+        """
+        pairs = [("id", str(event_id)), *encode_fields(fields)]
+        if keep_image and image is None:
+            pairs.append(("image", "keep"))  # any non-empty text field keeps the image (u09)
+        body, content_type = encode_multipart(pairs, image_parts(image))
+        return self._event_answer(self._send("PUT", "/api/event", body, content_type), "PUT")
+
+    def _event_answer(self, response: requests.Response, method: str) -> dict[str, Any]:
+        data = self._answer(response, method)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+            shown = self.url("/api/event")
+            raise BadResponse(f"{method} {shown} did not answer an event", shown)
+        return data
+
+    def _answer(self, response: requests.Response, method: str) -> Any:
+        """Return the JSON of a 2xx answer; raise the error that fits any other status."""
+        url = redact(response.url or self.instance)
+        status = response.status_code
+        if status == 429:
+            wait = _parse_retry_after(response.headers.get("Retry-After", "")) or 60.0
+            raise RateLimited(f"{method} {url} was rate limited (HTTP 429)", url, wait)
+        if status == 403:
+            raise AuthError(
+                f"{method} {url} returned HTTP 403: the token was rejected or does not allow "
+                "this (Gancio treats a missing, unknown or disabled token as anonymous); "
+                "run `gancio-site login`",
+                url,
+            )
+        if 300 <= status < 400:
+            where = redact(response.headers.get("Location", "elsewhere"))
+            raise StatusError(
+                f"{method} {url} was redirected to {where}; set the instance to that address",
+                url,
+                status,
+            )
+        if status >= 400:
+            reason = _reason_text(response)
+            raise Refused(f"{method} {url} returned HTTP {status}: {reason}", url, status, reason)
+        try:
+            return json.loads(response.content)
+        except (ValueError, RecursionError):
+            raise BadResponse(f"{method} {url} did not answer JSON", url) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        *,
+        auth: bool = True,
+        idempotent: bool = True,
+    ) -> requests.Response:
+        """Send one request with the token; retry what is safe to send again."""
+        url = self.url(path)
+        headers = {"Content-Type": content_type} if content_type else {}
+        if auth and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.requests_made += 1
+                response = self._exchange(method, url, body, headers)
+            except requests.RequestException as exc:
+                # A request that may have reached the server is not sent twice unless
+                # sending it twice is harmless (GET, PUT of the whole event, login).
+                if attempt > self.retries or not (idempotent or _never_sent(exc)):
+                    message = f"{method} {redact(url)} failed: {_reason(exc)}"
+                    raise ConnectionFailed(message, redact(url)) from None
+                self._pause(method, url, attempt, None, _reason(exc))
+                continue
+            why = f"HTTP {response.status_code}"
+            retry = idempotent and response.status_code in RETRY_STATUSES
+            if (
+                retry
+                and attempt <= self.retries
+                and self._pause(method, url, attempt, response, why)
+            ):
+                continue
+            return response
+
+    def _exchange(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> requests.Response:
+        deadline = time.monotonic() + self.timeout
+        response = self.session.request(
+            method,
+            url,
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+            stream=True,
+            allow_redirects=False,  # a redirected POST would turn into a GET and lose its body
+        )
+        return self._read_whole(response, deadline, method, url)
+
+    def _pause(
+        self, method: str, url: str, attempt: int, response: requests.Response | None, why: str
+    ) -> bool:
+        """Sleep before another attempt; False when the server asks for too long a wait."""
+        delay = self.backoff * 2 ** (attempt - 1)
+        if response is not None and "Retry-After" in response.headers:
+            wait = _parse_retry_after(response.headers["Retry-After"])
+            if wait is not None and wait > MAX_RETRY_AFTER:
+                return False
+            delay = max(delay, wait or 0.0)
+        log.warning("%s %s: %s; retrying in %.1f s", method, redact(url), why, delay)
+        time.sleep(delay)
+        return True
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request cannot have reached the server (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
+
+def _reason_text(response: requests.Response) -> str:
+    """Gancio's own message: plain text, HTML-typed text or a JSON string (API.md 13)."""
+    text = response.content.decode("utf-8", "replace").strip()
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        decoded = text
+    if isinstance(decoded, dict):
+        decoded = decoded.get("error_description") or decoded.get("error") or text
+    words = " ".join(str(decoded).split())[:200]
+    if not words or "<" in words:
+        return {404: "not found"}.get(response.status_code, "the server reported an error")
+    return words
 
 
 def redact(url: str) -> str:

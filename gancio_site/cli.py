@@ -16,9 +16,12 @@ from typing import Any
 import click
 
 from . import __version__
+from .api import GancioClient
+from .auth import TOKEN_ENV, forget_token, load_credentials, save_token
 from .build import build as run_build
-from .config import CONFIG_FILE, load_config
-from .errors import ConfigError, GancioSiteError
+from .config import CONFIG_FILE, SiteConfig, load_config
+from .errors import AuthError, ConfigError, GancioSiteError
+from .publish import STATE_FILE, Publisher
 from .scaffold import create_site
 from .serve import Options
 from .serve import serve as run_serve
@@ -289,6 +292,190 @@ def init(directory: Path, force: bool) -> None:
         "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve`"
         " (or try `gancio-site serve --demo` now)."
     )
+
+
+# Writing back to Gancio: an account, and events from Markdown files.
+
+LOGIN_HINT = "run `gancio-site login` (or set GANCIO_TOKEN)"
+
+
+def _account_options(command: Any) -> Any:
+    command = click.option("--instance", help="URL of the Gancio instance.")(command)
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        help="Config file (default: ./gancio-site.toml).",
+    )(command)
+
+
+def _site(config_path: Path | None, **overrides: Any) -> SiteConfig:
+    config = load_config(config_path, overrides=overrides, require_instance=False)
+    if not config.instance:
+        raise ConfigError(
+            ["instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"]
+        )
+    return config
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = os.environ.get("GANCIO_PASSWORD") or click.prompt("Password", hide_input=True)
+    if not password:
+        raise ConfigError(["password: empty"])
+    return password
+
+
+@main.command()
+@_account_options
+@click.option("-u", "--username", envvar="GANCIO_USERNAME", help="Account email (or asked).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def login(
+    config_path: Path | None, instance: str | None, username: str | None, password_stdin: bool
+) -> None:
+    """Log in to the instance and store the access token for later commands.
+
+    The password is asked without echo, read with --password-stdin, or taken from
+    GANCIO_PASSWORD; it is never an argument. The token is kept, per instance, in
+    ~/.config/gancio-site/tokens.json (mode 0600); GANCIO_TOKEN, when set, wins over it.
+
+    \b
+    Examples:
+      gancio-site login --instance https://gancio.example.org -u me@example.org
+      printf '%s\\n' "$PASSWORD" | gancio-site login -u me@example.org --password-stdin
+    """
+    _setup_logging(False, False)
+    try:
+        config = _site(config_path, instance=instance)
+        email = username or click.prompt("Email")
+        client = GancioClient(config.instance, timeout=config.timeout)
+        token = client.login(email, _password(password_stdin))
+        account = client.user()
+        path = save_token(config.instance, token, str(account.get("email", email)))
+    except GancioSiteError as exc:
+        fail(exc)
+        return
+    role = account.get("role", "user")
+    click.echo(f"Logged in to {config.instance} as {account.get('email', email)} ({role}).")
+    click.echo(f"Token saved in {path}")
+    if os.environ.get(TOKEN_ENV):
+        click.echo(f"Warning: {TOKEN_ENV} is set and is used instead of this token", err=True)
+
+
+@main.command()
+@_account_options
+def whoami(config_path: Path | None, instance: str | None) -> None:
+    """Show the account the stored token (or GANCIO_TOKEN) stands for on the instance.
+
+    \b
+    Examples:
+      gancio-site whoami
+      GANCIO_TOKEN=... gancio-site whoami --instance https://gancio.example.org
+    """
+    _setup_logging(False, False)
+    try:
+        config = _site(config_path, instance=instance)
+        credentials = load_credentials(config.instance)
+        if credentials is None:
+            raise AuthError(f"not logged in to {config.instance}; {LOGIN_HINT}")
+        client = GancioClient(config.instance, timeout=config.timeout)
+        client.token = credentials.token
+        try:
+            account = client.user()
+        except AuthError:
+            raise AuthError(
+                f"{config.instance} rejected the token from {credentials.source} (Gancio "
+                f"answers 403 to unknown tokens and disabled accounts); {LOGIN_HINT}"
+            ) from None
+    except GancioSiteError as exc:
+        fail(exc)
+        return
+    active = "active" if account.get("is_active", True) else "not active"
+    click.echo(
+        f"{account.get('email')} on {config.instance}: {account.get('role', 'user')}, {active}"
+        f" (token from {credentials.source})"
+    )
+
+
+@main.command()
+@_account_options
+def logout(config_path: Path | None, instance: str | None) -> None:
+    """Forget the token stored for the instance.
+
+    Gancio cannot revoke a token: it stays valid on the server, but is gone from here.
+
+    \b
+    Examples:
+      gancio-site logout --instance https://gancio.example.org
+    """
+    try:
+        config = _site(config_path, instance=instance)
+        path = forget_token(config.instance)
+    except GancioSiteError as exc:
+        fail(exc)
+        return
+    if path is None:
+        click.echo(f"Not logged in to {config.instance}; nothing to forget.")
+    else:
+        click.echo(f"Logged out of {config.instance}: token removed from {path}.")
+    if os.environ.get(TOKEN_ENV):
+        click.echo(f"Warning: {TOKEN_ENV} is still set and still used", err=True)
+
+
+@main.command(
+    epilog="Exit codes: 0 every file published or unchanged, 1 a file or request failed, "
+    "2 usage or configuration error."
+)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
+@_account_options
+@click.option("--timezone", help="IANA time zone of the times in the files (default: the site's).")
+@click.option("--dry-run", is_flag=True, help="Say what would be created or updated; send nothing.")
+def publish(
+    paths: tuple[Path, ...],
+    config_path: Path | None,
+    instance: str | None,
+    timezone: str | None,
+    dry_run: bool,
+) -> None:
+    """Create and update events on Gancio from Markdown files (default: the events/ folder).
+
+    Files already published and unchanged are skipped without a request; their Gancio ids
+    are kept in .gancio-publish.json next to the config file: commit it.
+
+    \b
+    Examples:
+      gancio-site publish --dry-run
+      gancio-site publish events/2026-11-07-cucito.md
+    """
+    _setup_logging(False, False)
+    root = config_path.parent if config_path else Path(".")
+    try:
+        config = _site(config_path, instance=instance, timezone=timezone)
+        if not paths and not (root / "events").is_dir():
+            raise ConfigError([f"paths: no events folder in {root.absolute()}; name the files"])
+        credentials = load_credentials(config.instance)
+        if credentials is None and not dry_run:
+            raise AuthError(f"not logged in to {config.instance}; {LOGIN_HINT}")
+        client = GancioClient(config.instance, timeout=config.timeout)
+        client.token = credentials.token if credentials else None
+        publisher = Publisher(
+            client,
+            state_path=root / STATE_FILE,
+            root=root,
+            echo=_Echo(),
+            timezone=config.timezone,
+            dry_run=dry_run,
+        )
+        report = publisher.run(paths or (root / "events",))
+    except GancioSiteError as exc:
+        fail(exc)
+        return
+    click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
 
 
 def _with(config: Any, **changes: Any) -> Any:

@@ -228,8 +228,10 @@ class SiteBuilder:
     def sitemap(self) -> bytes:
         entries = [(self.urls.absolute(""), None)]
         entries += [(self.event_urls[e.id], e.updated_at) for e in self.events]
-        entries += [(self.urls.absolute(self.urls.tag(t)), None) for t in self.tags]
-        entries += [(self.urls.absolute(self.urls.place(p)), None) for p, _ in self.places.values()]
+        # A tag or place page changes when one of its events does: its newest updatedAt.
+        pages = [(self.urls.tag(t), events) for t, events in self.tags.items()]
+        pages += [(self.urls.place(p), events) for p, events in self.places.values()]
+        entries += [(self.urls.absolute(path), _newest(events)) for path, events in pages]
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
@@ -251,6 +253,11 @@ class SiteBuilder:
 
     def _place_counts(self) -> list[tuple[object, int]]:
         return [(place, len(events)) for place, events in self.places.values()]
+
+
+def _newest(events: Sequence[Event]) -> datetime | None:
+    """Return the latest ``updated_at`` of ``events``, or None when none has one."""
+    return max((e.updated_at for e in events if e.updated_at is not None), default=None)
 
 
 def _feeds(folder: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Autoescape is on for every template and undefined names are errors, so a typo in a
 template fails the build instead of publishing a blank. The only HTML from outside that
 reaches a page unescaped is the event description, already sanitised by ``clean.py``.
-Dates and times are formatted with Babel in the site's language and zone.
+Dates and times are formatted with Babel in the site's language and zone, and the
+interface strings come from the gettext catalog of that language (``i18n.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from urllib.parse import quote
 import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from . import __version__
+from . import __version__, i18n, seo
 from .errors import GancioSiteError
 from .models import Event, Place, SiteInfo
 from .urls import UrlMap, relative
@@ -101,10 +102,12 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            finalize=_finalize,
         )
         # Plain callables: the newstyle wrappers cost more than the rest of a small page.
+        gettext, ngettext = i18n.gettext_callables(site.language)
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
-            gettext=_identity, ngettext=_plural, newstyle=False
+            gettext=gettext, ngettext=ngettext, newstyle=False
         )
         self._items: dict[tuple[int, int], Markup] = {}
         self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
@@ -112,6 +115,9 @@ class Renderer:
             site=site,
             when=self.fmt.when,
             tag_url=urls.tag,
+            event_jsonld=seo.event_jsonld,
+            calendar_links=seo.calendar_links,
+            summary=seo.summary,
             generator=f"gancio-site {__version__}",
         )
 
@@ -206,15 +212,18 @@ def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
     return found
 
 
-def _identity(message: str, **variables: Any) -> str:
-    # Accepts the newstyle call `_("In %(zone)s", zone=...)`; the result is escaped on output.
-    return message % variables if variables else message
+@jinja2.pass_eval_context
+def _finalize(eval_ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
+    """Escape text for HTML as autoescape does, and '=' too.
 
-
-def _plural(singular: str, plural: str, count: int, **variables: Any) -> str:
-    # In {% trans %} blocks Jinja applies the variables itself.
-    message = singular if count == 1 else plural
-    return message % {"num": count, **variables} if variables else message
+    Gancio's data is anyone's: with '=' written as a character reference, a title like
+    ``<img src=x onerror=alert(1)>`` leaves no ``onerror=`` anywhere in the page, not even
+    as text (case B11); browsers show the same characters. Markup (the sanitised
+    description, |tojson) passes unchanged.
+    """
+    if not eval_ctx.autoescape or isinstance(value, Markup) or value is None:
+        return value
+    return Markup(str(escape(value)).replace("=", "&#61;"))  # noqa: S704 - escaped above
 
 
 def _iso(value: datetime | date) -> str:

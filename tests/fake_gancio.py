@@ -21,9 +21,12 @@ import hashlib
 import json
 import math
 import re
+import secrets
 import socket
+import string
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -65,6 +68,7 @@ class _Canned:
     headers: dict[str, str]
     content_type: str
     delay: float
+    method: str | None = None  # only requests with this method, when given
 
 
 @dataclass
@@ -142,8 +146,13 @@ def _is_true(value: str | list[str] | None, default: bool) -> bool:
 
 def _express_query(raw: str) -> dict[str, str | list[str]]:
     """Approximates Express' ``qs`` parser: repeated keys and ``key[]`` become arrays."""
+    return _express_pairs(parse_qsl(raw, keep_blank_values=True))
+
+
+def _express_pairs(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """The same for form fields (multer's append-field behaves alike for these cases)."""
     out: dict[str, str | list[str]] = {}
-    for key, val in parse_qsl(raw, keep_blank_values=True):
+    for key, val in pairs:
         base, bracket = (key.split("[", 1)[0], True) if "[" in key[1:] else (key, False)
         if base in out or bracket:
             prev = out.get(base, [])
@@ -406,6 +415,15 @@ class FakeGancio:
         self._connections: set[socket.socket] = set()
         self._api_hits: list[float] = []
         self._window_start = 0.0
+        # accounts and writes (see the "accounts and writes" section)
+        self.users: list[dict[str, Any]] = copy.deepcopy(USERS)
+        self.tokens: dict[str, int] = {}  # token -> user id; tokens never expire (API.md 3)
+        self.login_api = "1.x"  # "2.0": /oauth/login is gone, POST /api/login/token works
+        self.write_limit = 6  # POST /api/event per client address and window (API.md 14)
+        self.write_window = 300.0  # seconds; Retry-After is what is left of the window
+        self.moderate_users = False  # hide new events of role "user" (not 1.21's default)
+        self.write_delay = 0.0  # seconds between saving a new event and answering
+        self._write_hits: dict[str, tuple[float, int]] = {}
 
     # -- lifecycle
 
@@ -463,12 +481,23 @@ class FakeGancio:
         headers: dict[str, str] | None = None,
         content_type: str = _HTML,
         delay: float = 0.0,
+        method: str | None = None,
     ) -> None:
-        """The next ``times`` requests whose path starts with ``path_prefix`` get this answer
-        (after ``delay`` seconds); ``times=-1`` means forever."""
+        """The next ``times`` requests whose path starts with ``path_prefix`` (and whose method
+        is ``method``, if given) get this answer (after ``delay`` seconds); ``times=-1`` means
+        forever."""
         with self._lock:
             self._canned.append(
-                _Canned(path_prefix, status, body, times, dict(headers or {}), content_type, delay)
+                _Canned(
+                    path_prefix,
+                    status,
+                    body,
+                    times,
+                    dict(headers or {}),
+                    content_type,
+                    delay,
+                    method,
+                )
             )
 
     def count(self, path_prefix: str) -> int:
@@ -485,9 +514,11 @@ class FakeGancio:
 
     # -- internals used by the handler
 
-    def _take_canned(self, path: str) -> _Canned | None:
+    def _take_canned(self, path: str, method: str = "GET") -> _Canned | None:
         with self._lock:
             for canned in self._canned:
+                if canned.method not in (None, method):
+                    continue
                 if canned.times != 0 and path.startswith(canned.prefix):
                     if canned.times > 0:
                         canned.times -= 1
@@ -771,6 +802,278 @@ class FakeGancio:
             self._select(start=self.now, tags=tag, show_recurrent=True, show_multidate=True)
         )
 
+    # -- accounts and writes (API.md sections 3 and 5)
+
+    def token_for(self, email: str) -> str:
+        """A new access token for the user ``email``, as if they had logged in."""
+        user = next(u for u in self.users if u["email"] == email)
+        token = "".join(secrets.choice(string.digits + string.ascii_lowercase) for _ in range(32))
+        self.tokens[token] = user["id"]
+        return token
+
+    def _user_of(self, headers: Any) -> dict[str, Any] | None:
+        """The active user of the Bearer token; anything else is anonymous (a06, a07, a18b)."""
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        user_id = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        user = next((u for u in self.users if u["id"] == user_id), None)
+        return user if user and user["is_active"] else None
+
+    def _route_account(
+        self, method: str, path: str, headers: Any, body: bytes, ip: str
+    ) -> _Answer | None:
+        norm = path.rstrip("/").lower() or "/"
+        user = self._user_of(headers)
+        if method == "POST" and norm == "/oauth/login":
+            return self._oauth_login(headers, body)
+        if method == "POST" and norm == "/api/login/token" and self.login_api == "2.0":
+            return self._login_token(body)
+        if method == "GET" and norm == "/api/user" and user:
+            return _json_answer(_user_row(user))
+        if method == "GET" and norm == "/api/events/mine" and user:
+            return self._mine(user)
+        if norm == "/api/event" and method in ("POST", "PUT"):
+            form = _Form.parse(headers.get("Content-Type") or "", body)
+            if method == "PUT":
+                return self._update(form, user)
+            limited, rate = self._write_limit(ip)
+            answer = limited or self._create(form, user)
+            if answer.status == 200 and self.write_delay:
+                self._stopping.wait(self.write_delay)  # saved, but the answer comes late
+            answer.headers |= rate
+            return answer
+        return None
+
+    def _oauth_login(self, headers: Any, body: bytes) -> _Answer:
+        if self.login_api != "1.x":
+            return _not_found()
+        form: dict[str, str] = {}
+        if (headers.get("Content-Type") or "").split(";")[0].strip() == _FORM:
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("client_id") != "self":  # also what a JSON body gets (a03c, a03d)
+            return _Answer(401, b"Unauthorized", None)
+        if form.get("grant_type") != "password":  # a03e
+            return _grant_error("Invalid client credentials")
+        user = self._check_password(form.get("username"), form.get("password"))
+        if user is None:  # a03, a03b, a14
+            return _grant_error("Invalid resource owner credentials")
+        answer = {
+            "access_token": self.token_for(user["email"]),
+            "refresh_token": secrets.token_hex(20),
+            "username": user["email"],
+            "token_type": "Bearer",
+        }
+        no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        return _Answer(200, _json_bytes(answer), "application/json", no_store)
+
+    def _login_token(self, body: bytes) -> _Answer:
+        """Gancio 2.0's JSON login (not captured: the answer shape here is an assumption)."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        user = self._check_password(data.get("email"), data.get("password"))
+        if user is None:
+            return _grant_error("Invalid resource owner credentials")
+        token = self.token_for(user["email"])
+        return _json_answer({"access_token": token, "token_type": "Bearer"})
+
+    def _check_password(self, email: Any, password: Any) -> dict[str, Any] | None:
+        for user in self.users:
+            if user["email"] == email and user["password"] == password and user["is_active"]:
+                return user
+        return None
+
+    def _mine(self, user: dict[str, Any]) -> _Answer:
+        """The user's future events and recurrent parents, latest first (d10)."""
+        rows = [
+            r
+            for r in self._rows()
+            if r.get("userId") == user["id"]
+            and (r["start_datetime"] >= self.now or r["recurrent"] is not None)
+        ]
+        rows.sort(key=lambda r: (-r["start_datetime"], -r["id"]))
+        return _json_answer([_mine_item(r) for r in rows])
+
+    def _write_limit(self, ip: str) -> tuple[_Answer | None, dict[str, str]]:
+        """6 POSTs per 5 minutes per address, failures included, admins too (b21)."""
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._write_hits.get(ip, (now, 0))
+            if now - start >= self.write_window:
+                start, count = now, 0
+            count += 1
+            self._write_hits[ip] = (start, count)
+        reset = max(1, math.ceil(start + self.write_window - now))
+        headers = {
+            "RateLimit-Policy": f"{self.write_limit};w={self.write_window:g}",
+            "RateLimit-Limit": str(self.write_limit),
+            "RateLimit-Remaining": str(max(0, self.write_limit - count)),
+            "RateLimit-Reset": str(reset),
+        }
+        if count <= self.write_limit:
+            return None, headers
+        body = b"Too many requests, please try again later."
+        return _Answer(429, body, _HTML, {"Retry-After": str(reset)}), headers
+
+    def _create(self, form: _Form, user: dict[str, Any] | None) -> _Answer:
+        body = form.fields
+        problem = form.image_problem() or _recurrent_problem(body)
+        problem = problem or _required_problem(body) or _dates_problem(body, form.kind)
+        if problem is None and user is None and _js_number(body["start_datetime"]) < self.now:
+            problem = _bad("Anonymous user cannot create past events")  # b18
+        if problem is None:
+            place_or_problem = self._place_for(body)
+            if isinstance(place_or_problem, _Answer):
+                return place_or_problem
+            problem = self._media_problem(body)
+        if problem is not None:
+            return problem
+        row = self._new_row(form, user, place_or_problem)
+        tags = body.get("tags")
+        if tags is not None and not isinstance(tags, list):
+            return _bad("tags field must be an array")  # created all the same (b15)
+        row["tags"] = self._known_tags(tags or [])
+        if row["recurrent"] is not None and row["is_visible"]:
+            self._add_occurrence(row)
+        return _json_answer(_created_item(row))
+
+    def _update(self, form: _Form, user: dict[str, Any] | None) -> _Answer:
+        body = form.fields
+        if user is None:
+            return _Answer(403, b"Forbidden")  # u03
+        row = next((r for r in self.events if str(r["id"]) == _js_str(body.get("id", ""))), None)
+        if row is None:
+            return _not_found()  # u05, u05b
+        if user["role"] == "user" and row.get("userId") != user["id"]:
+            return _Answer(403, b"Forbidden")  # u02
+        problem = form.image_problem() or _recurrent_problem(body)
+        dates = {"start_datetime": str(row["start_datetime"]), **body}
+        problem = problem or _dates_problem(dates, form.kind)
+        if problem is not None:
+            return problem  # nothing written (u06)
+        self._write_fields(row, form)  # written before the place is checked (u07)
+        place = self._place_for(body)
+        if isinstance(place, _Answer):
+            return place
+        row["place"] = place
+        tags = body.get("tags")
+        if tags is not None and not isinstance(tags, list):
+            return _bad("tags field must be an array")
+        row["tags"] = self._known_tags(tags or [])  # omitted tags are removed (u08)
+        self.touch(row["id"])
+        return _json_answer(_updated_item(_row(row)))
+
+    def _write_fields(self, row: dict[str, Any], form: _Form) -> None:
+        body = form.fields
+        row["title"] = _js_str(body.get("title", row["title"])).strip()
+        if body.get("description"):  # an empty description keeps the old one
+            row["description"] = _js_str(body["description"])
+        if body.get("start_datetime"):
+            row["start_datetime"] = int(_js_number(body["start_datetime"]))
+        if "end_datetime" in body:  # missing keeps it, empty clears it (u11)
+            row["end_datetime"] = int(_js_number(body["end_datetime"])) or None
+        if "multidate" in body:
+            row["multidate"] = _js_str(body["multidate"]) == "true"
+        if "online_locations" in body:
+            row["online_locations"] = _as_list(body["online_locations"])
+        row["recurrent"] = _parse_recurrent(body)  # omitted ends the series (u12)
+        if form.files or body.get("image_url"):
+            row["media"] = [_media(form, row["title"])]  # replaces the old image (u10)
+        elif body.get("image"):  # any non-empty text keeps the image (u09)
+            for media in row.get("media") or []:
+                media["focalpoint"] = _focalpoint(body) or media["focalpoint"]
+        else:
+            row["media"] = []
+
+    def _place_for(self, body: dict[str, Any]) -> dict[str, Any] | _Answer:
+        if body.get("place_id"):
+            wanted = _sql_value(_js_str(body["place_id"]))
+            place = next((p for p in self._places() if p["id"] == wanted), None)
+            if place is None:
+                return _bad("Place not found")  # b12c
+            return {k: place[k] for k in ("id", "name", "address", "latitude", "longitude")}
+        name = _js_str(body.get("place_name", "")).strip()
+        address = _js_str(body.get("place_address", "")).strip()
+        existing = next((p for p in self._places() if p["name"].lower() == name.lower()), None)
+        if existing is not None and name:  # matched by name; address and geo ignored (e23)
+            return {k: existing[k] for k in ("id", "name", "address", "latitude", "longitude")}
+        if not name or (not address and name.lower() != "online"):
+            return _bad("place_id or place_name and place_address are required")  # b12, b12b
+        lat, lon = body.get("place_latitude"), body.get("place_longitude")
+        both = bool(lat) and bool(lon)  # only one coordinate: both dropped (e21)
+        return {
+            "id": max([p["id"] for p in self._places()] or [0]) + 1,
+            "name": name,
+            "address": address,
+            "latitude": _js_number(lat) if both else None,
+            "longitude": _js_number(lon) if both else None,
+        }
+
+    def _media_problem(self, body: dict[str, Any]) -> _Answer | None:
+        url = _js_str(body.get("image_url", ""))
+        # The server downloads image_url itself; a raw space or non-ASCII path fails (B13).
+        if url and (not re.match(r"https?://", url) or not url.isascii() or " " in url):
+            return _Answer(400, b"Bad Request")  # b22
+        return None
+
+    def _new_row(
+        self, form: _Form, user: dict[str, Any] | None, place: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = form.fields
+        title = _js_str(body["title"]).strip()
+        visible = user is not None and not (self.moderate_users and user["role"] == "user")
+        multidate = _js_str(body["multidate"]) == "true" if "multidate" in body else None
+        row = {
+            "id": max([r["id"] for r in self.events] or [0]) + 1,
+            "title": title,
+            "slug": self._free_slug(_slugify(title)),
+            "description": _js_str(body.get("description", "")),
+            "multidate": multidate,
+            "start_datetime": int(_js_number(body["start_datetime"])),
+            "end_datetime": int(_js_number(body.get("end_datetime") or "0")) or None,
+            "media": [_media(form, title)] if form.files or body.get("image_url") else [],
+            "is_visible": visible,
+            "recurrent": _parse_recurrent(body),
+            "online_locations": _as_list(body.get("online_locations", [])),
+            "parentId": None,
+            "tags": [],
+            "place": place,
+            "userId": user["id"] if user else None,
+        }
+        self.events.append(row)
+        self.touch(row["id"])
+        row["createdAt"] = row["updatedAt"]
+        return row
+
+    def _free_slug(self, slug: str | None) -> str | None:
+        taken = {r.get("slug") for r in self.events}
+        if slug is None or slug not in taken:
+            return slug
+        return next(f"{slug}-{n}" for n in range(1, len(taken) + 2) if f"{slug}-{n}" not in taken)
+
+    def _known_tags(self, tags: list[str]) -> list[str]:
+        """Tags merged case-insensitively with the existing ones (e04), duplicates dropped."""
+        known = {t.lower(): t for r in self.events for t in r.get("tags") or []}
+        out: list[str] = []
+        for tag in (t.strip() for t in tags):
+            tag = known.get(tag.lower(), tag)
+            if tag and tag.lower() not in {t.lower() for t in out}:
+                out.append(tag)
+        return out
+
+    def _add_occurrence(self, parent: dict[str, Any]) -> None:
+        """The next occurrence: the parent's start, or weeks later when that is past (sec. 7)."""
+        start = parent["start_datetime"]
+        weeks = re.fullmatch(r"(\d)w", str(parent["recurrent"].get("frequency", "")))
+        while weeks and start < self.now:
+            start += int(weeks[1]) * 7 * 86400
+        child = {**copy.deepcopy(parent), "id": parent["id"] + 1, "parentId": parent["id"]}
+        child |= {"recurrent": None, "start_datetime": start, "slug": f"{parent['slug']}-1"}
+        if parent["end_datetime"]:
+            child["end_datetime"] = parent["end_datetime"] + start - parent["start_datetime"]
+        self.events.append(child)
+
 
 def _json_answer(value: Any) -> _Answer:
     return _Answer(200, _json_bytes(value), _JSON)
@@ -843,7 +1146,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body=body,
             )
         )
-        canned = fake._take_canned(split.path)
+        canned = fake._take_canned(split.path, self.command)
         headers: dict[str, str] = {"X-Powered-By": "Express"}
         lowered = split.path.lower()
         if lowered.startswith("/api/"):
@@ -858,7 +1161,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             try:
-                answer = fake._route(self.command, split.path, split.query)
+                ip = (self.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+                answer = fake._route_account(
+                    self.command, split.path, self.headers, body, ip or self.client_address[0]
+                ) or fake._route(self.command, split.path, split.query)
             except _Unparsable:
                 answer = _Answer(500, _ISE.encode(), _HTML)
         self._send(answer, headers)
@@ -892,3 +1198,240 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _handle
+
+
+# --------------------------------------------------------------------------- accounts and writes
+
+USERS: list[dict[str, Any]] = [  # the instance's accounts; passwords as the tests type them
+    {"id": 1, "email": "admin@example.org", "password": "admin-pass", "role": "admin"},
+    {"id": 2, "email": "alice@example.org", "password": "alice-pass", "role": "user"},
+    {"id": 3, "email": "carol@example.org", "password": "carol-pass", "role": "user"},
+]
+for _user in USERS:
+    _user["is_active"] = _user["id"] != 3  # carol registered but was never enabled (a14)
+_FORM = "application/x-www-form-urlencoded"
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF")
+
+
+@dataclass
+class _Upload:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class _Form:
+    """A parsed request body: fields as Express/multer see them, and uploaded files."""
+
+    fields: dict[str, Any]
+    files: list[_Upload]
+    kind: str
+
+    @classmethod
+    def parse(cls, content_type: str, body: bytes) -> _Form:
+        kind = content_type.split(";")[0].strip().lower()
+        if kind == "multipart/form-data":
+            pairs, files = _parse_multipart(content_type, body)
+            return cls(_express_pairs(pairs), files, kind)
+        if kind == _FORM:
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            return cls(_express_pairs(pairs), [], kind)
+        if kind == "application/json":
+            with contextlib.suppress(ValueError):
+                data = json.loads(body)
+                if isinstance(data, dict):  # JSON numbers and lists pass through as they are
+                    return cls({k: _json_field(v) for k, v in data.items()}, [], kind)
+        return cls({}, [], kind)
+
+    def image_problem(self) -> _Answer | None:
+        for upload in self.files:
+            if upload.field == "image" and not upload.data.startswith(_IMAGE_MAGIC):
+                message = b'"Error: Input buffer contains unsupported image format"'  # b17
+                return _Answer(400, message, "application/json; charset=utf-8")
+        return None
+
+
+def _json_field(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return value
+
+
+def _parse_multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[_Upload]]:
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        return [], []
+    pairs: list[tuple[str, str]] = []
+    files: list[_Upload] = []
+    for chunk in body.split(b"--" + found[1].encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        headers = dict(
+            (k.strip().lower(), v.strip())
+            for k, _, v in (line.partition(":") for line in head.decode().split("\r\n"))
+        )
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        if filename:
+            part = _Upload(
+                name[1] if name else "", filename[1], headers.get("content-type", ""), data
+            )
+            files.append(part)
+        else:
+            pairs.append((name[1] if name else "", data.decode("utf-8", "replace")))
+    return pairs, files
+
+
+def _bad(message: str) -> _Answer:
+    """A validation message: plain text sent as text/html (API.md section 13)."""
+    return _Answer(400, message.encode(), _HTML)
+
+
+def _grant_error(description: str) -> _Answer:
+    body = {"error": "invalid_grant", "error_description": description}
+    return _Answer(403, _json_bytes(body), "application/json")
+
+
+def _required_problem(body: dict[str, Any]) -> _Answer | None:
+    for field_name in ("title", "start_datetime"):  # b10, b11
+        if not _js_str(body.get(field_name, "")).strip():
+            return _bad(f"{field_name} required")
+    return None
+
+
+def _dates_problem(body: dict[str, Any], kind: str) -> _Answer | None:
+    start_raw = _js_str(body.get("start_datetime", ""))
+    start = _js_number(start_raw)
+    if math.isnan(start):
+        return _bad("Wrong format for start datetime")  # b13, b13b
+    if start > 31_536_000_000:  # about year 2969: surely milliseconds
+        return _bad("are you sure?")  # b13c: milliseconds
+    end_raw = _js_str(body.get("end_datetime", ""))
+    if not end_raw:
+        return None
+    end = _js_number(end_raw)
+    if math.isnan(end):
+        return _bad("Wrong format for end datetime")  # b14b
+    # Multipart values are compared as strings (b20), the others as numbers.
+    later = start_raw > end_raw if kind == "multipart/form-data" else start > end
+    return _bad("start datetime is greater than end datetime") if later else None  # b14
+
+
+def _recurrent_problem(body: dict[str, Any]) -> _Answer | None:
+    try:
+        _parse_recurrent(body)
+    except (TypeError, ValueError):
+        return _Answer(400, b"Bad Request")  # b16, b16b
+    return None
+
+
+def _parse_recurrent(body: dict[str, Any]) -> Any:
+    value = body.get("recurrent")
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("recurrent must be one JSON string field")
+    return json.loads(value)
+
+
+def _as_list(value: Any) -> list[str]:
+    return list(value) if isinstance(value, list) else [value] if value else []
+
+
+def _focalpoint(body: dict[str, Any]) -> list[float] | None:
+    parts = _js_str(body.get("image_focalpoint", "")).split(",")
+    if len(parts) != 2 or any(math.isnan(_js_number(p)) for p in parts):
+        return None
+    return [round(max(-1.0, min(1.0, _js_number(p))), 2) for p in parts]
+
+
+def _media(form: _Form, title: str) -> dict[str, Any]:
+    upload = next((u for u in form.files if u.field == "image"), None)
+    return {
+        "url": f"{secrets.token_hex(16)}.jpg",
+        "height": 675,
+        "width": 1200,
+        "name": _js_str(form.fields.get("image_name", "")) or title,
+        "size": len(upload.data) if upload else 100000,
+        "focalpoint": _focalpoint(form.fields) or [0, 0],
+    }
+
+
+def _slugify(title: str) -> str | None:
+    """Lower-case ASCII transliteration, '&' as 'and' (API.md section 9); None if empty."""
+    text = title.replace("&", " and ").replace("<", " less ").replace(">", " greater ")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or None
+
+
+def _user_row(user: dict[str, Any]) -> dict[str, Any]:
+    """``GET /api/user`` (a05, a16): the row without the password."""
+    return {
+        "is_admin": user["role"] == "admin",
+        "is_editor": user["role"] == "editor",
+        "id": user["id"],
+        "settings": [],
+        "email": user["email"],
+        "description": None,
+        "recover_code": None,
+        "role": user["role"],
+        "is_active": user["is_active"],
+        "createdAt": "2026-12-03T12:21:20.178Z",
+        "updatedAt": "2026-12-03T12:21:20.178Z",
+    }
+
+
+def _geo_place(place: dict[str, Any]) -> dict[str, Any]:
+    return {k: place.get(k) for k in ("id", "name", "address", "latitude", "longitude")}
+
+
+def _mine_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``/api/events/mine`` (d10): no description."""
+    keys = ("id", "title", "slug", "multidate", "start_datetime", "end_datetime", "media")
+    item = {k: row[k] for k in keys}
+    item |= {
+        "is_visible": row["is_visible"],
+        "recurrent": row["recurrent"],
+        "online_locations": row["online_locations"],
+        "ap_object": None,
+        "ap_id": None,
+        "updatedAt": row["updatedAt"],
+        "apUserApId": None,
+        "parentId": row["parentId"],
+        "tags": row["tags"],
+        "place": _geo_place(row["place"]),
+    }
+    return item
+
+
+def _created_item(row: dict[str, Any]) -> dict[str, Any]:
+    """The answer of ``POST /api/event``: the raw created row (e03, e10, e30)."""
+    item: dict[str, Any] = {"likes": [], "boost": [], "online_locations": row["online_locations"]}
+    item |= {"id": row["id"], "title": row["title"], "description": row["description"]}
+    if row["multidate"] is not None:
+        item["multidate"] = row["multidate"]
+    item |= {k: row[k] for k in ("start_datetime", "end_datetime", "recurrent", "is_visible")}
+    item |= {"media": row["media"], "updatedAt": row["updatedAt"], "createdAt": row["createdAt"]}
+    item |= {"slug": row["slug"], "placeId": row["place"]["id"]}
+    if row["userId"] is not None:
+        item["userId"] = row["userId"]
+    stamps = {"updatedAt": row["createdAt"], "createdAt": row["createdAt"]}
+    return item | {"tags": row["tags"], "place": _geo_place(row["place"]) | stamps}
+
+
+def _updated_item(row: dict[str, Any]) -> dict[str, Any]:
+    """The answer of ``PUT /api/event`` (u01): the event with tags and place."""
+    keys = ("id", "title", "slug", "description", "multidate", "start_datetime", "end_datetime")
+    item = {k: row[k] for k in keys}
+    item |= {"image_path": None, "media": row["media"], "is_visible": row["is_visible"]}
+    item |= {"recurrent": row["recurrent"], "likes": [], "boost": []}
+    item |= {"online_locations": row["online_locations"], "ap_object": None, "ap_id": None}
+    item |= {"createdAt": row.get("createdAt", row["updatedAt"]), "updatedAt": row["updatedAt"]}
+    item |= {"placeId": row["place"]["id"], "userId": row.get("userId")}
+    item |= {"apUserApId": None, "parentId": row["parentId"], "tags": row["tags"]}
+    return item | {"place": _geo_place(row["place"])}
