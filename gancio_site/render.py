@@ -10,6 +10,7 @@ interface strings come from the gettext catalog of that language (``i18n.py``).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -109,6 +110,8 @@ class Renderer:
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
             gettext=gettext, ngettext=ngettext, newstyle=False
         )
+        # |tojson writes '=' as \u003d too (the same JSON value), as _finalize does for text.
+        self.env.policies["json.dumps_function"] = _json_dumps
         self._items: dict[tuple[int, int], Markup] = {}
         self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
         self.env.globals.update(
@@ -224,6 +227,11 @@ def _finalize(eval_ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
     if not eval_ctx.autoescape or isinstance(value, Markup) or value is None:
         return value
     return Markup(str(escape(value)).replace("=", "&#61;"))  # noqa: S704 - escaped above
+
+
+def _json_dumps(value: Any, **options: Any) -> str:
+    # The JSON-LD of an event titled `<img src=x onerror=...>` keeps no "onerror=" (B11).
+    return json.dumps(value, **options).replace("=", "\\u003d")
 
 
 def _iso(value: datetime | date) -> str:

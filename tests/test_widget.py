@@ -225,7 +225,7 @@ def test_a_hostile_site_title_stays_a_string_in_the_script(built):
     comment, code = text.split("*/\n", 1)
     assert "Agenda" not in comment  # no data in the comment: "*/" would end it
     assert "</script>" not in code and "<b>" not in code
-    as_json = json.dumps(f"See them on {HOSTILE_SITE_TITLE}")[1:-1]
+    as_json = json.dumps(f"Guardali su {HOSTILE_SITE_TITLE}")[1:-1]  # built in Italian
     assert as_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") in code
 
 
@@ -384,7 +384,7 @@ def test_error_state(page, servers, folder):
 def test_error_state_with_a_hostile_site_title(page, servers):
     load(page, host_page(servers, widget(servers, "missing-it")))
     link = page.locator("gancio-site-events .msg a")
-    assert link.inner_text() == f"See them on {HOSTILE_SITE_TITLE}"
+    assert link.inner_text() == f"Guardali su {HOSTILE_SITE_TITLE}"  # built in Italian
     assert shadow_count(page, "b") == 0
     assert page.errors == [] or all("404" in e for e in page.errors)
 
