@@ -216,6 +216,8 @@ class Parser:
             _as_coordinate(raw.get("longitude"), 180),
         )
         if lat is None or lon is None:  # Gancio stores both or neither (API.md section 5)
+            if any(raw.get(k) is not None for k in ("latitude", "longitude")):
+                self.warn(event_id, "place coordinates are not a position; no map")
             lat = lon = None
         return Place(
             id=_as_int(raw.get("id")),

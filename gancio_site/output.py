@@ -53,6 +53,8 @@ class OutputTree:
         try:
             _recover(self.final)
             _check_ours(self.final)
+            if self.parent.is_dir():
+                _remove_stale(self.final)
         except OSError as exc:
             raise OutputError(f"output {self.final}: {exc.strerror or exc}") from None
 

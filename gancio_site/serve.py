@@ -115,6 +115,8 @@ def serve(load: Callable[[], SiteConfig], options: Options, reporter: Reporter) 
     thread = threading.Thread(target=httpd.serve_forever, args=(0.1,), daemon=True)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
+    if on_main:  # a shell's background job starts with Ctrl-C ignored: take it back
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         site.start()
         thread.start()
@@ -457,6 +459,9 @@ class _Handler(BaseHTTPRequestHandler):
             "Content-Length": str(len(body)),
             "Cache-Control": "no-store",
             "X-Gancio-Site-Build": str(state.builds),
+            # Like Netlify with the project's netlify.toml: a widget on another local
+            # origin can read events.json while the site is previewed.
+            "Access-Control-Allow-Origin": "*",
         }
         for name, value in headers.items():
             self.send_header(name, value)

@@ -38,7 +38,9 @@
 --m:var(--gs-muted,#5d5a66);--l:var(--gs-border,#e2dfd8);color-scheme:light;
 font:1em/1.45 var(--gs-font,system-ui,sans-serif);color:var(--f);background:var(--b);
 border:1px solid var(--l);border-radius:var(--gs-radius,12px);padding:.2em 1em .7em;
-overflow-wrap:anywhere;text-align:start}
+overflow-wrap:anywhere;text-align:start;letter-spacing:normal;word-spacing:normal;
+text-transform:none;text-shadow:none;text-indent:0;white-space:normal;font-style:normal;
+font-variant:normal;text-decoration:none;line-height:1.45;visibility:visible;direction:inherit}
 .dark{${DARK}@media (prefers-color-scheme:dark){.auto{${DARK}}
 a{color:var(--a)}a:focus-visible{outline:2px solid var(--a);outline-offset:2px}
 h3{display:flex;flex-wrap:wrap;align-items:center;gap:.2em .6em;padding:.9em 0 .4em;
