@@ -145,3 +145,10 @@ def test_b04_machine_timezone_never_changes_the_output(tmp_path):
             {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
         )
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    command = next(line for line in readme.splitlines() if ".venv/bin/pytest" in line)
+    assert command in ci.splitlines()
