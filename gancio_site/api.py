@@ -253,7 +253,8 @@ class GancioClient:
                 self.instance,
             )
         data = self._answer(response, "POST")
-        token = data.get("access_token") or data.get("token") if isinstance(data, dict) else data
+        # 1.x answers {"access_token", ...}; accept {"token"} or a bare string from 2.0 too.
+        token = (data.get("access_token") or data.get("token")) if isinstance(data, dict) else data
         if not isinstance(token, str) or not token.strip():
             raise BadResponse(f"{self.instance} answered the login without a token", self.instance)
         self.token = token.strip()
