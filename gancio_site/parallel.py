@@ -1,7 +1,7 @@
 """Rendering on every core: the jobs left after reuse are split between processes.
 
 Each worker is a fork of the build, so it shares the parsed events, the URL map and the
-templates without pickling them; it renders its share of the jobs (every second one),
+templates without pickling them; it renders its share of the jobs (see ``_shares``),
 writes the files into the new tree and sends back what it wrote for the manifest. The
 bytes of each file depend only on its inputs, so the output is identical whatever the
 number of processes. Where ``fork`` is missing the jobs run here, one after the other.
@@ -34,22 +34,37 @@ def workers(count: int) -> int:
 
 def render(tree: OutputTree, jobs: Sequence[Job]) -> None:
     """Render and write ``jobs`` (already claimed in ``tree``), in parallel where it pays."""
-    count = workers(len(jobs))
+    shares = _shares(jobs, workers(len(jobs)))
     children = []
-    for index in range(1, count):
+    for share in shares[1:]:
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             os.close(read)
-            _work(tree, jobs[index::count], write)
+            _work(tree, share, write)
         os.close(write)
         children.append((pid, read))
     try:
-        _run(tree, jobs[0::count])
+        _run(tree, shares[0])
     finally:  # the workers finish before the tree may be removed, even after an error here
         errors = [_collect(tree, pid, read) for pid, read in children]
     if any(errors):
         raise GancioSiteError(next(e for e in errors if e))
+
+
+def _shares(jobs: Sequence[Job], count: int) -> list[Sequence[Job]]:
+    """Split the jobs: lists and feeds in one process, event pages spread over the others.
+
+    List pages share the rendered entries of their events (cached per process), so they
+    stay together; event pages depend on nothing but their event.
+    """
+    if count <= 1:
+        return [jobs]
+    events = [job for job in jobs if job.path.startswith("event/")]
+    others = [job for job in jobs if not job.path.startswith("event/")]
+    if not events or not others:
+        return [jobs[index::count] for index in range(count)]
+    return [others] + [events[index :: count - 1] for index in range(count - 1)]
 
 
 def _run(tree: OutputTree, jobs: Sequence[Job]) -> None:
