@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from . import __version__, i18n, seo
 from .errors import GancioSiteError
 from .models import Event, Place, SiteInfo
-from .urls import UrlMap, relative
+from .urls import UrlMap, climb, relative
 
 
 class TemplateFailed(GancioSiteError):
@@ -158,11 +158,10 @@ class Renderer:
         key = (event.id, depth)
         item = self._items.get(key)
         if item is None:
-            prefix = "../" * depth
             item = Markup(  # noqa: S704 - an autoescaped template, rendered here
                 self.env.get_template("_event_item.html").render(
                     event=event,
-                    url=lambda target: quote(prefix + self.target(target)) or "./",
+                    url=lambda target: climb(self.target(target), depth),
                     abs_url=lambda target: self.urls.absolute(self.target(target)),
                 )
             )
@@ -226,7 +225,10 @@ def _finalize(eval_ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
     """
     if not eval_ctx.autoescape or isinstance(value, Markup) or value is None:
         return value
-    return Markup(str(escape(value)).replace("=", "&#61;"))  # noqa: S704 - escaped above
+    escaped = escape(value)
+    if "=" not in escaped:
+        return escaped
+    return Markup(str.replace(escaped, "=", "&#61;"))  # noqa: S704 - escaped above
 
 
 def _json_dumps(value: Any, **options: Any) -> str:

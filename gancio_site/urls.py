@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import quote
 
 from .models import Event, Place
@@ -53,6 +54,7 @@ class UrlMap:
         self._events: dict[int, str] = {}
         self._tags: dict[str, str] = {}
         self._places: dict[str, str] = {}
+        self._absolute: dict[str, str] = {}
         taken: set[str] = set()
         ordered = sorted(events, key=lambda e: e.id)
         for event in ordered:
@@ -80,8 +82,11 @@ class UrlMap:
 
     def absolute(self, path: str) -> str:
         """Return the public URL of an output path ('' is the home page)."""
-        # Output paths are relative and never hold '..' (see output.py): joining is concatenation.
-        return self.base_url + quote(path)
+        url = self._absolute.get(path)
+        if url is None:
+            # Output paths are relative and never hold '..' (output.py): joining is concatenating.
+            url = self._absolute[path] = self.base_url + quote(path)
+        return url
 
 
 def _claim(taken: set[str], kind: str, wanted: str, suffix: str) -> str:
@@ -104,5 +109,11 @@ def relative(target: str, page: str) -> str:
     folder = page.rpartition("/")[0] + "/" if "/" in page else ""
     if folder and target.startswith(folder):  # same folder: "event.ics", not "../../event/x/..."
         return quote(target[len(folder) :]) or "./"
-    link = "../" * page.count("/") + target
+    return climb(target, page.count("/"))
+
+
+@lru_cache(maxsize=65536)
+def climb(target: str, depth: int) -> str:
+    """Return a link to ``target`` from any page ``depth`` folders deep."""
+    link = "../" * depth + target
     return quote(link) if link else "./"
