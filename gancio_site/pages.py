@@ -154,41 +154,20 @@ class SiteBuilder:
 
             return make
 
-        yield Job(
-            c.folder + "index.html",
-            f"template {c.template}",
-            self._key(c.folder, inputs),
-            page,
-            "page",
-        )
-        yield Job(
-            feeds["rss"],
-            f"RSS feed of {page_url}",
-            self._key(feeds["rss"], inputs),
-            feed(0),
-            "feed",
-        )
-        yield Job(
-            feeds["atom"],
-            f"Atom feed of {page_url}",
-            self._key(feeds["atom"], inputs),
-            feed(1),
-            "feed",
-        )
-        yield Job(
-            feeds["ics"],
-            f"calendar of {page_url}",
-            self._key(feeds["ics"], inputs),
-            lambda: self.calendars.calendar(c.events, c.title),
-            "calendar",
-        )
-        yield Job(
-            feeds["json"],
-            f"JSON of {page_url}",
-            self._key(feeds["json"], inputs),
-            lambda: self.json.document(c.events),
-            "data",
-        )
+        files: list[tuple[str, str, Callable[[], bytes], str]] = [
+            (c.folder + "index.html", f"template {c.template}", page, "page"),
+            (feeds["rss"], f"RSS feed of {page_url}", feed(0), "feed"),
+            (feeds["atom"], f"Atom feed of {page_url}", feed(1), "feed"),
+            (
+                feeds["ics"],
+                f"calendar of {page_url}",
+                lambda: self.calendars.calendar(c.events, c.title),
+                "calendar",
+            ),
+            (feeds["json"], f"JSON of {page_url}", lambda: self.json.document(c.events), "data"),
+        ]
+        for path, source, make, kind in files:
+            yield Job(path, source, self._key(path, inputs), make, kind)
 
     def event(self, event: Event) -> Iterator[Job]:
         folder = self.urls.event(event)

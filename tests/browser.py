@@ -60,3 +60,47 @@ def serve(folder: Path, cors: bool = False) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, launched by Playwright (skipped locally, failed in CI, if absent)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def offline_page(browser: object, **context_options: object) -> Iterator[object]:
+    """A page that reaches only 127.0.0.1 and records errors and dialogs.
+
+    ``page.errors`` collects page errors and console errors (failed loads aside);
+    ``page.dialogs`` the messages of dialogs, which are dismissed.
+    """
+    context = browser.new_context(**context_options)  # type: ignore[attr-defined]
+    page = context.new_page()
+    # The demo's images live on an example instance: keep the test offline.
+    page.route(
+        "**/*",
+        lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_(),
+    )
+    page.errors = []
+    page.dialogs = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error" and "net::" not in msg.text and page.errors.append(msg.text)
+        ),
+    )
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        yield page
+    finally:
+        context.close()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
+from browser import chromium, offline_page, serve
 from click.testing import CliRunner
 
 from gancio_site.cli import main
@@ -65,27 +65,15 @@ def site_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
     require_axe()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    # The demo's images live on an example instance: keep the test offline.
-    page.route(
-        "**/*",
-        lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_(),
-    )
-    yield page
-    context.close()
+    with offline_page(browser) as page:
+        yield page
 
 
 def violations(page) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
+from browser import chromium, offline_page, serve
 from click.testing import CliRunner
 
 from gancio_site.cli import main
@@ -36,36 +36,14 @@ def site_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    # The demo's images live on an example instance: keep the test offline.
-    page.route(
-        "**/*",
-        lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_(),
-    )
-    page.errors = []
-    page.dialogs = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error" and "net::" not in msg.text and page.errors.append(msg.text)
-        ),
-    )
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    yield page
-    context.close()
+    with offline_page(browser) as page:
+        yield page
 
 
 def local_failures(page, url: str) -> list[str]:

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import feedparser
 import icalendar
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, serve
+from browser import chromium, offline_page, serve
 from fake_gancio import FakeGancio
 
 from gancio_site.build import build
@@ -227,26 +227,13 @@ def test_pages_have_no_event_handlers_scripts_or_script_urls(hostile_site):
 
 @pytest.mark.browser
 def test_no_script_runs_in_a_real_browser(hostile_site):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     root = hostile_site[0]
     pages = sorted(p.relative_to(root).as_posix() for p in (root / "public").rglob("index.html"))
-    with serve(root) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    with serve(root) as url, chromium() as browser, offline_page(browser) as page:
         for path in pages:
             page.goto(f"{url}/{path}")
-            assert (
-                page.evaluate(
-                    "document.querySelectorAll('main script, main iframe, main svg"
-                    " [onload], img[onerror]').length"
-                )
-                == 0
-            ), path
-        browser.close()
+            live = "document.querySelectorAll('main script, main iframe, main svg [onload], img[onerror]')"
+            assert page.evaluate(f"{live}.length") == 0, path
+        dialogs = page.dialogs
     assert dialogs == []
     assert len(pages) > 20
