@@ -57,6 +57,16 @@ def fail(exc: GancioSiteError) -> None:
     sys.exit(1)
 
 
+CONFIG_OPTION = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default: ./gancio-site.toml).",
+)
+INSTANCE_OPTION = click.option("--instance", help="URL of the Gancio instance.")
+
+
 class _Group(click.Group):
     """Turns any unexpected exception into one ``Error:`` line instead of a traceback."""
 
@@ -91,14 +101,8 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES)
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Config file (default: ./gancio-site.toml).",
-)
-@click.option("--instance", help="URL of the Gancio instance.")
+@CONFIG_OPTION
+@INSTANCE_OPTION
 @click.option("--title", help="Site title.")
 @click.option("--description", help="One-line description of the site.")
 @click.option("--base-url", help="Public URL of the site (may have a sub-path).")
@@ -184,14 +188,8 @@ def build(
 @main.command(
     epilog="Exit codes: 0 stopped with Ctrl-C, 1 could not start, 2 usage or configuration error."
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Config file (default: ./gancio-site.toml).",
-)
-@click.option("--instance", help="URL of the Gancio instance.")
+@CONFIG_OPTION
+@INSTANCE_OPTION
 @click.option("--base-url", help="Public URL of the site (may have a sub-path).")
 @click.option("-o", "--output", help="Output folder (default: public).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
