@@ -264,7 +264,40 @@ def _fill_descriptions(
                 if isinstance(key, int) and isinstance(row.get("updatedAt"), str):
                     cache[key] = (row["updatedAt"], row["description"])
         missing = _apply_cached(missing, cache)
+        snapshot.warnings += _home_collection(config, query, snapshot.rows, exported)
     _fetch_details(missing, cache, client, snapshot.warnings.append)
+
+
+def _home_collection(
+    config: SiteConfig, query: dict[str, Any], listed: list[dict[str, Any]], exported: list[Any]
+) -> list[str]:
+    """Warn when the list lacks upcoming events the export has.
+
+    A Gancio with a "home collection" answers an unfiltered ``/api/events`` with that
+    collection only: the site would silently show a selection, not the agenda.
+    """
+    if config.tags or config.places or config.max:
+        return []
+    start, end = query["start"], query.get("end")
+    have = {row.get("id") for row in listed}
+    lacking = [
+        row.get("id")
+        for row in exported
+        if isinstance(row, dict)
+        and isinstance(row.get("start_datetime"), int)
+        and row["start_datetime"] >= start
+        and (end is None or row["start_datetime"] <= end)
+        and (config.show_recurrent or row.get("parentId") is None)
+        and row.get("id") not in have
+    ]
+    if not lacking:
+        return []
+    return [
+        f"the instance's list lacks {len(lacking)} upcoming events that its export has "
+        f"(ids {', '.join(str(i) for i in lacking[:5])}{', ...' if len(lacking) > 5 else ''}): "
+        "it may answer a home collection instead of the whole agenda; choose the events "
+        "with `tags` or `places`"
+    ]
 
 
 def _apply_cached(
