@@ -53,7 +53,10 @@ class Formatter:
         return format_date(value, fmt, locale=self.locale)
 
     def time(self, value: datetime, fmt: str = "short") -> str:
-        return self._time(value.hour, value.minute, fmt)
+        text = self._time(value.hour, value.minute, fmt)
+        if _ambiguous(value):  # the hour that repeats when clocks go back: say which one
+            text += f" {value.tzname()}"
+        return text
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019
     def _time(self, hour: int, minute: int, fmt: str) -> str:
@@ -212,6 +215,12 @@ def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
             found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def _ambiguous(value: datetime) -> bool:
+    """True when the wall time happens twice in its zone (the fall-back hour)."""
+    other = value.replace(fold=1 - value.fold)
+    return other.utcoffset() != value.utcoffset()
 
 
 @jinja2.pass_eval_context
