@@ -108,6 +108,7 @@ def _build(
         done = _nothing_to_do(config, _cache_key(config), now_ts, started)
         if done is not None:
             return done
+    owned = snapshot is None  # fetched here: its raw rows can go once parsed
     if snapshot is None:
         snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
     elif mode == "demo":
@@ -126,6 +127,8 @@ def _build(
     now = datetime.fromtimestamp(now_ts, tz)
     parser = Parser(instance=redact(snapshot.instance), tz=tz)
     events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
+    if owned:
+        snapshot.rows = []  # tens of megabytes at 10,000 events, no longer needed
     warnings += parser.warnings
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
     report.source = {"online": "instance", "offline": "cache", "demo": "demo snapshot"}[mode]

@@ -144,13 +144,16 @@ class SiteBuilder:
                 c.folder + "index.html", c.template, feeds, days=days, events=c.events, **c.context
             )
 
-        feed_pair: list[tuple[bytes, bytes]] = []
+        # RSS and Atom come out of one feedgen run: the other one waits here until asked
+        # for, then is let go (hundreds of tag feeds would otherwise stay in memory).
+        pending: dict[int, bytes] = {}
 
         def feed(index: int) -> Callable[[], bytes]:
             def make() -> bytes:
-                if not feed_pair:
-                    feed_pair.append(self.feeds(c, feeds, page_url))
-                return feed_pair[0][index]
+                if index not in pending:
+                    rss, atom = self.feeds(c, feeds, page_url)
+                    pending.update({0: rss, 1: atom})
+                return pending.pop(index)
 
             return make
 
