@@ -228,7 +228,11 @@ def test_pages_have_no_event_handlers_scripts_or_script_urls(hostile_site):
 @pytest.mark.browser
 def test_no_script_runs_in_a_real_browser(hostile_site):
     root = hostile_site[0]
-    pages = sorted(p.relative_to(root).as_posix() for p in (root / "public").rglob("index.html"))
+    pages = sorted(
+        p.relative_to(root).as_posix()
+        for p in (root / "public").rglob("index.html")
+        if p.parent.name != "embed"  # the widget's frame runs the widget's own script
+    )
     with serve(root) as url, chromium() as browser, offline_page(browser) as page:
         for path in pages:
             page.goto(f"{url}/{path}")
