@@ -16,7 +16,7 @@ with icalendar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -111,18 +111,6 @@ class CalendarWriter:
             lines.append("CATEGORIES:" + ",".join(text(tag) for tag in event.tags))
         lines.append("END:VEVENT")
         return b"".join(fold(line) for line in lines)
-
-
-def build_calendar(
-    events: Sequence[Event],
-    site: SiteInfo,
-    *,
-    name: str,
-    event_urls: dict[int, str],
-    fallback_time: datetime,
-) -> bytes:
-    """Return a VCALENDAR with one VEVENT per event (one-off use of ``CalendarWriter``)."""
-    return CalendarWriter(site, event_urls, fallback_time).calendar(events, name)
 
 
 def _location(event: Event) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -120,16 +120,6 @@ class Event:
     def last_moment(self) -> datetime:
         """When the event is over: its end, else its start."""
         return self.end or self.start
-
-    def with_description(self, html: str) -> Event:
-        """Return a copy carrying ``html`` (already sanitised) as description."""
-        return _replace(self, description=html)
-
-
-def _replace(event: Event, **changes: Any) -> Event:
-    from dataclasses import replace
-
-    return replace(event, **changes)
 
 
 @dataclass
@@ -371,18 +361,6 @@ def _as_iso(value: Any) -> datetime | None:
 def _clamp(value: Any) -> float:
     number = _as_coordinate(value, 1e9) or 0.0
     return max(-1.0, min(1.0, number))
-
-
-def day_span(event: Event) -> int:
-    """Return how many calendar days the event covers (1 for single-day events)."""
-    if event.end is None:
-        return 1
-    last = (
-        event.end - timedelta(microseconds=1)
-        if event.end.time() == datetime.min.time()
-        else event.end
-    )
-    return max(1, (last.date() - event.start.date()).days + 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from .config import SiteConfig, resolve_time
 from .models import Event, Parser, Place
@@ -98,8 +97,3 @@ def by_place(events: Iterable[Event]) -> dict[str, tuple[Place, list[Event]]]:
             continue
         groups.setdefault(event.place.key, (event.place, []))[1].append(event)
     return dict(sorted(groups.items(), key=lambda item: (item[1][0].name.casefold(), item[0])))
-
-
-def local_now(timestamp: float, tz: ZoneInfo) -> datetime:
-    """Return the aware datetime of unix time ``timestamp`` in ``tz``."""
-    return datetime.fromtimestamp(timestamp, tz)

@@ -131,10 +131,6 @@ class OutputTree:
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
 
-    def copy(self, path: str, file: Path, source: str) -> None:
-        """Copy ``file`` to output path ``path``."""
-        self.write(path, file.read_bytes(), source)
-
     def _target(self, path: str, source: str) -> Path:
         pure = PurePosixPath(path)
         if (
