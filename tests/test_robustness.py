@@ -239,3 +239,18 @@ def test_a_second_build_at_the_same_time_is_refused(tmp_path):
     assert not (tmp_path / ".public.lock").exists()
     with BuildLock(tmp_path / "public"):
         assert (tmp_path / ".public.lock").read_text() == str(os.getpid())
+
+
+def test_a_site_base_template_adds_to_the_head_of_every_page(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "base.html").write_text(
+        '{% extends "default/base.html" %}{% block head %}'
+        '<link rel="stylesheet" href="{{ url(\'static/extra.css\') }}">{% endblock %}'
+    )
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 0, result.output
+    pages = list((tmp_path / "public").rglob("*.html"))
+    pages = [p for p in pages if p.parent.name != "embed" or p.name == "builder.html"]
+    assert len(pages) > 50
+    for page in pages:
+        assert "static/extra.css" in page.read_text("utf-8"), page
