@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import chromium, offline_page
 from fake_gancio import FIXED_NOW, FakeGancio
 
 
@@ -41,3 +42,17 @@ def gancio() -> Iterator[FakeGancio]:
 def fixed_now() -> int:
     """The fixture's capture time (unix seconds), the fake's default "now"."""
     return FIXED_NOW
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium for the whole run (skipped locally, failed in CI, if missing)."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that reaches only 127.0.0.1 and records errors and dialogs."""
+    with offline_page(browser) as page:
+        yield page

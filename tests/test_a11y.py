@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import chromium, offline_page, serve
-from click.testing import CliRunner
-
-from gancio_site.cli import main
+from browser import serve
+from sitekit import build_demo
 
 pytestmark = pytest.mark.browser
 
@@ -52,28 +50,14 @@ def require_axe() -> None:
 @pytest.fixture(scope="module")
 def site_url(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("www")
-    with pytest.MonkeyPatch.context() as patch:  # module fixtures run before the chdir
-        patch.chdir(root)
-        result = CliRunner().invoke(
-            main,
-            ["build", "--demo", "-o", str(root / "agenda"), "--base-url", "https://x.org/agenda/"],
-        )
-    assert result.exit_code == 0, result.output
+    build_demo(root, root / "agenda", "--base-url", "https://x.org/agenda/")
     with serve(root) as url:
         yield url + "/agenda/"
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(autouse=True, scope="module")
+def _axe():
     require_axe()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    with offline_page(browser) as page:
-        yield page
 
 
 def violations(page) -> list[str]:

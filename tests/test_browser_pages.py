@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser import chromium, offline_page, serve
-from click.testing import CliRunner
-
-from gancio_site.cli import main
+from browser import serve
+from sitekit import build_demo
 
 pytestmark = pytest.mark.browser
 
@@ -16,34 +14,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def site_url(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("www")
-    with pytest.MonkeyPatch.context() as patch:  # module fixtures run before the chdir
-        patch.chdir(root)
-        result = CliRunner().invoke(
-            main,
-            [
-                "build",
-                "--demo",
-                "--output",
-                str(root / "agenda"),
-                "--base-url",
-                "https://example.org/agenda/",
-            ],
-        )
-    assert result.exit_code == 0, result.output
+    build_demo(root, root / "agenda", "--base-url", "https://example.org/agenda/")
     with serve(root) as url:
         yield url + "/agenda/"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    with offline_page(browser) as page:
-        yield page
 
 
 def local_failures(page, url: str) -> list[str]:

@@ -7,23 +7,17 @@ from pathlib import Path
 
 import pytest
 from fake_gancio import FakeGancio
+from sitekit import site_config
 
 from gancio_site.api import GancioClient
 from gancio_site.build import build
-from gancio_site.config import load_config
 from gancio_site.errors import ApiError, ConfigError, StatusError
 
 BASE = "https://example.org/"
 
 
 def config_for(fake: FakeGancio, tmp_path: Path, **overrides):
-    env = {
-        "GANCIO_INSTANCE": fake.url,
-        "GANCIO_BASE_URL": BASE,
-        "GANCIO_OUTPUT": str(tmp_path / "public"),
-        "GANCIO_CACHE": str(tmp_path / "cache"),
-    }
-    return load_config(None, env=env, overrides=overrides)
+    return site_config(fake.url, tmp_path, BASE, **overrides)
 
 
 def quick(fake: FakeGancio) -> GancioClient:

@@ -13,6 +13,7 @@ import feedparser
 import icalendar
 import pytest
 from click.testing import CliRunner
+from sitekit import build_demo
 
 from gancio_site.cli import main
 
@@ -22,23 +23,7 @@ BASE = "https://example.org/agenda/"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
-    # Module fixtures run before the per-test chdir: build from an empty folder, not from
-    # wherever pytest was started (which may hold a templates/ folder of its own).
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        result = CliRunner().invoke(
-            main,
-            [
-                "build",
-                "--demo",
-                "--base-url",
-                BASE,
-                "--output",
-                str(folder / "public"),
-                "--show-recurrent",
-            ],
-        )
-    assert result.exit_code == 0, result.output
+    result = build_demo(folder, folder / "public", "--base-url", BASE, "--show-recurrent")
     assert re.fullmatch(
         r"Built \d+ pages, \d+ feeds, \d+ calendars from 39 events in [\d.]+ s "
         r"into .*public\n",

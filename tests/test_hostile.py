@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import feedparser
 import icalendar
 import pytest
-from browser import chromium, offline_page, serve
+from browser import serve
 from fake_gancio import FakeGancio
 
 from gancio_site.build import build
@@ -226,14 +226,14 @@ def test_pages_have_no_event_handlers_scripts_or_script_urls(hostile_site):
 
 
 @pytest.mark.browser
-def test_no_script_runs_in_a_real_browser(hostile_site):
+def test_no_script_runs_in_a_real_browser(hostile_site, page):
     root = hostile_site[0]
     pages = sorted(
         p.relative_to(root).as_posix()
         for p in (root / "public").rglob("index.html")
         if p.parent.name != "embed"  # the widget's frame runs the widget's own script
     )
-    with serve(root) as url, chromium() as browser, offline_page(browser) as page:
+    with serve(root) as url:
         for path in pages:
             page.goto(f"{url}/{path}")
             live = "document.querySelectorAll('main script, main iframe, main svg [onload], img[onerror]')"

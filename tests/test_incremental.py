@@ -5,23 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_gancio import FakeGancio
+from sitekit import site_config
 
 from gancio_site.build import build
-from gancio_site.config import load_config
 
 NOW = 1796301525
 
 
 def config_for(fake: FakeGancio, tmp_path: Path, **overrides):
-    env = {
-        "GANCIO_INSTANCE": fake.url,
-        "GANCIO_BASE_URL": "https://example.org/",
-        "GANCIO_OUTPUT": str(tmp_path / "public"),
-        "GANCIO_CACHE": str(tmp_path / "cache"),
-        "GANCIO_TEMPLATES": str(tmp_path / "templates"),
-    }
     (tmp_path / "templates").mkdir(exist_ok=True)
-    return load_config(None, env=env, overrides=overrides)
+    return site_config(fake.url, tmp_path, templates=str(tmp_path / "templates"), **overrides)
 
 
 def inodes(site: Path) -> dict[str, int]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fake_gancio import FakeGancio
+from sitekit import site_config
 
 from gancio_site.api import GancioClient
 from gancio_site.build import build
@@ -24,13 +25,7 @@ MINIMAL = {
 
 
 def config_for(url: str, tmp_path: Path, **overrides):
-    env = {
-        "GANCIO_INSTANCE": url,
-        "GANCIO_BASE_URL": "https://example.org/",
-        "GANCIO_OUTPUT": str(tmp_path / "public"),
-        "GANCIO_CACHE": str(tmp_path / "cache"),
-    }
-    return load_config(None, env=env, overrides=overrides)
+    return site_config(url, tmp_path, **overrides)
 
 
 class Trickle:

@@ -12,10 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
+from sitekit import build_demo
 
 from gancio_site import seo
-from gancio_site.cli import main
 from gancio_site.models import Event, Image, Place
 
 BASE = "https://example.org/agenda/"
@@ -27,21 +26,7 @@ WEBINAR_LINKS = ["https://meet.example.org/privacy-digitale", "https://stream.ex
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("seo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        result = CliRunner().invoke(
-            main,
-            [
-                "build",
-                "--demo",
-                "--show-recurrent",
-                "--base-url",
-                BASE,
-                "-o",
-                str(folder / "public"),
-            ],
-        )
-    assert result.exit_code == 0, result.output
+    build_demo(folder, folder / "public", "--show-recurrent", "--base-url", BASE)
     return folder / "public"
 
 

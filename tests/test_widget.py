@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from browser import chromium, offline_page, serve
+from browser import offline_page, serve
 from click.testing import CliRunner
 
 from gancio_site.cli import main
@@ -96,12 +96,6 @@ def servers(built, tmp_path_factory) -> Iterator[Servers]:
 @pytest.fixture(scope="module")
 def events(built) -> list[dict]:
     return json.loads((built / "site" / "events.json").read_text("utf-8"))["events"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
