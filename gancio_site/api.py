@@ -314,7 +314,7 @@ class GancioClient:
             raise AuthError(
                 f"{method} {url} returned HTTP 403: the token was rejected or does not allow "
                 "this (Gancio treats a missing, unknown or disabled token as anonymous); "
-                "run `gancio-site login`",
+                "run `gancio-site login`, or check GANCIO_TOKEN when it is set (it wins)",
                 url,
             )
         if 300 <= status < 400:

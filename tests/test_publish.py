@@ -406,7 +406,7 @@ def test_a_rejected_token_stops_before_anything_is_posted(five):
     assert result.stderr == (
         f"Error: GET {five.url}/api/user returned HTTP 403: the token was rejected or does not "
         "allow this (Gancio treats a missing, unknown or disabled token as anonymous); run "
-        "`gancio-site login`\n"
+        "`gancio-site login`, or check GANCIO_TOKEN when it is set (it wins)\n"
     )
     assert writes(five) == []  # an anonymous POST would have made hidden events
 
