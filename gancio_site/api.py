@@ -28,6 +28,7 @@ USER_AGENT = f"gancio-site/{__version__} (+https://gancio.org)"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is reported instead of slept through
 MAX_BODY = 256 * 1024 * 1024  # an answer larger than this is not an agenda
+NOT_MODIFIED: Any = object()  # get_json's answer to a conditional request that found no change
 
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -96,6 +97,7 @@ class GancioClient:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.requests_made = 0
+        self.last_etag: str | None = None  # the ETag of the last answer, if any
 
     def url(self, path: str, params: Params | None = None) -> str:
         query = encode_query(params or {})
@@ -105,11 +107,25 @@ class GancioClient:
         """Return ``url`` as it may appear in messages: without user name and password."""
         return redact(url)
 
-    def get_json(self, path: str, params: Params | None = None, *, allow_404: bool = False) -> Any:
-        """Return the decoded JSON answer of GET ``path`` (None for a 404 when allowed)."""
+    def get_json(
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        allow_404: bool = False,
+        etag: str | None = None,
+    ) -> Any:
+        """Return the decoded JSON answer of GET ``path`` (None for a 404 when allowed).
+
+        With ``etag`` (from ``last_etag`` of an earlier answer) the request is
+        conditional, and an unchanged answer (304) returns ``NOT_MODIFIED``.
+        """
         url = self.url(path, params)
         shown = redact(url)
-        response = self._get(url)
+        response = self._get(url, {"If-None-Match": etag} if etag else None)
+        self.last_etag = response.headers.get("ETag")
+        if response.status_code == 304 and etag:
+            return NOT_MODIFIED
         if response.status_code == 404 and allow_404:
             return None
         if response.status_code >= 400:
@@ -124,13 +140,13 @@ class GancioClient:
                 shown,
             ) from None
 
-    def _get(self, url: str) -> requests.Response:
+    def _get(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
         attempt = 0
         while True:
             attempt += 1
             try:
                 self.requests_made += 1
-                response = self._fetch(url)
+                response = self._fetch(url, headers)
             except requests.TooManyRedirects:
                 raise ConnectionFailed(
                     f"GET {redact(url)} failed: too many redirects", url
@@ -146,10 +162,10 @@ class GancioClient:
                 continue
             return response
 
-    def _fetch(self, url: str) -> requests.Response:
+    def _fetch(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
         """GET ``url`` whole within ``timeout`` seconds in all (requests only bounds each read)."""
         deadline = time.monotonic() + self.timeout
-        response = self.session.get(url, timeout=self.timeout, stream=True)
+        response = self.session.get(url, timeout=self.timeout, stream=True, headers=headers)
         return self._read_whole(response, deadline, "GET", url)
 
     def _read_whole(
@@ -195,9 +211,16 @@ class GancioClient:
 
     # The calls a site build makes.
 
-    def events(self, params: Params) -> list[Any]:
-        """Return the raw rows of ``GET /api/events``."""
-        return _expect_list(self.get_json("/api/events", params), self.url("/api/events", params))
+    def events(self, params: Params, etag: str | None = None) -> list[Any] | None:
+        """Return the raw rows of ``GET /api/events``; None when ``etag`` is still current.
+
+        Gancio answers 304 to a matching ``If-None-Match``: a build with nothing new on
+        the server then downloads no list (``last_etag`` has the answer's tag).
+        """
+        answer = self.get_json("/api/events", params, etag=etag)
+        if answer is NOT_MODIFIED:
+            return None
+        return _expect_list(answer, self.url("/api/events", params))
 
     def export_json(self, params: Params) -> list[Any]:
         """Return the raw rows of ``GET /api/export/json`` (with descriptions)."""

@@ -56,7 +56,15 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
     place_ids = _resolve_places(config, client)
     query = list_query(config, now, place_ids)
-    listed = client.events(query)
+    cached = cache.load_events()
+    # The tag of the last list saved: an answer with the same tag has the same bytes,
+    # whatever the query, so the cached rows stand for it.
+    etag = cached.get("etag") if cached is not None else None
+    listed = client.events(query, etag if isinstance(etag, str) else None)
+    unchanged = listed is None  # 304: the cached list is the server's list
+    list_etag = etag if unchanged else client.last_etag
+    if listed is None:
+        listed = cached["events"] if cached is not None else []
     rows = [row for row in listed if isinstance(row, dict)]
     skipped = [
         f"skipped a listed event that is not an object: {str(r)[:40]!r}"
@@ -72,18 +80,29 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
         warnings=skipped,
     )
     descriptions = cache.load_descriptions()
-    _fill_descriptions(snapshot, descriptions, client, config, query)
+    fetched = _fill_descriptions(snapshot, descriptions, client, config, query)
     keep = {row["id"] for row in rows if isinstance(row.get("id"), int)}
     facts = {  # nothing that changes from one build to the next unless the events do
         "filters": filters(config),
+        "etag": list_etag,
         "instance_name": snapshot.instance_name,
         "timezone": snapshot.timezone,
         "place_ids": place_ids,
-        "events": rows,
+        # Descriptions live in their own file (by updatedAt), not twice.
+        "events": [_without_description(row, descriptions) for row in rows],
     }
+    same = (
+        unchanged
+        and not fetched
+        and all(
+            cached is not None and cached.get(k) == facts[k]  # type: ignore[union-attr]
+            for k in ("filters", "instance_name", "timezone", "place_ids")
+        )
+    )
     try:
-        cache.save_events(facts)
-        cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
+        if not same:  # rewriting identical files would only cost time
+            cache.save_events(facts)
+            cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
     except OSError as exc:
         snapshot.warnings.append(
             f"could not save the cache in {cache.folder}: {exc.strerror or exc}"
@@ -246,8 +265,12 @@ def _fill_descriptions(
     client: GancioClient,
     config: SiteConfig,
     query: dict[str, Any],
-) -> None:
-    """Put a description on every row: cache, then one export, then details."""
+) -> bool:
+    """Put a description on every row: cache, then one export, then details.
+
+    Return True when anything was fetched (an export or a detail).
+    """
+    before = client.requests_made
     missing = _apply_cached(snapshot.rows, cache)
     if len(missing) > EXPORT_THRESHOLD:
         export_query = {k: query[k] for k in ("tags", "places") if k in query}
@@ -266,6 +289,7 @@ def _fill_descriptions(
         missing = _apply_cached(missing, cache)
         snapshot.warnings += _home_collection(config, query, snapshot.rows, exported)
     _fetch_details(missing, cache, client, snapshot.warnings.append)
+    return bool(missing) or client.requests_made > before
 
 
 def _home_collection(
@@ -339,6 +363,17 @@ def _fetch_details(
             row["description"] = description
             if isinstance(row.get("updatedAt"), str):
                 cache[row["id"]] = (row["updatedAt"], description)
+
+
+def _without_description(
+    row: dict[str, Any], descriptions: dict[int, tuple[str, str]]
+) -> dict[str, Any]:
+    """Return ``row`` for the cache: without the description kept in descriptions.json."""
+    key = row.get("id")
+    kept = descriptions.get(key) if isinstance(key, int) else None
+    if "description" not in row or kept is None or kept[0] != row.get("updatedAt"):
+        return row
+    return {k: v for k, v in row.items() if k != "description"}
 
 
 def _text(value: Any) -> str:

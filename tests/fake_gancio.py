@@ -1180,7 +1180,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = answer.content_type
         headers |= {"ETag": etag, "Vary": "Accept-Encoding"}
         if body and "gzip" in (self.headers.get("Accept-Encoding") or ""):
-            body = gzip.compress(body)
+            body = gzip.compress(body, 6)  # zlib's default, as Express' compression
             headers["Content-Encoding"] = "gzip"
         headers |= {
             "Content-Length": str(len(body)),

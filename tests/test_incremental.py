@@ -51,6 +51,24 @@ def test_one_changed_event_rewrites_only_the_files_that_show_it(gancio, tmp_path
     assert report.files_written == len(expected)
 
 
+def test_a_warm_build_revalidates_the_list_instead_of_downloading_it(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    cache_files = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.json")}
+    gancio.requests.clear()
+    again = build(config, now_ts=NOW + 60)
+    listed = [r for r in gancio.requests if r.path == "/api/events"]
+    assert len(listed) == 1 and listed[0].headers.get("If-None-Match", "").startswith('W/"')
+    assert again.source == "unchanged"  # answered 304: the cached list stands
+    assert {p: p.stat().st_mtime_ns for p in cache_files} == cache_files  # not rewritten
+    gancio.touch(3, title="Concerto jazz (nuovo orario)")
+    gancio.requests.clear()
+    changed_build = build(config, now_ts=NOW + 120)
+    assert changed_build.files_written > 0
+    assert "Concerto jazz (nuovo orario)" in (tmp_path / "public" / "index.html").read_text()
+    assert [r.path for r in gancio.requests][2:] == ["/api/event/detail/3"]
+
+
 def test_nothing_changed_offline_touches_nothing(gancio, tmp_path):
     config = config_for(gancio, tmp_path)
     first = build(config, now_ts=NOW)
