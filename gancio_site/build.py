@@ -34,6 +34,7 @@ from .organise import parse_events, select
 from .output import BuildLock, OutputTree, intact, read_manifest
 from .pages import Job, SiteBuilder
 from .render import Renderer, theme_dir
+from .store import FileStore
 from .urls import UrlMap
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ class BuildReport:
 
     def summary(self) -> str:
         """Return e.g. 'Built 128 pages, 4 feeds, 1 calendar from 96 events in 0.42 s'."""
-        verb = "Up to date:" if self.source == "unchanged" else "Built"
+        verb = {"unchanged": "Up to date:", "file store": "Restored from the cache:"}.get(
+            self.source, "Built"
+        )
         return (
             f"{verb} {_n(self.pages, 'page')}, {_n(self.feeds, 'feed')}, "
             f"{_n(self.calendars, 'calendar')} from {_n(self.events, 'event')} "
@@ -133,7 +136,7 @@ def _build(
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
     report.source = {"online": "instance", "offline": "cache", "demo": "demo snapshot"}[mode]
     report.warnings = warnings
-    _write(config, snapshot, events, now, report, input_key)
+    _write(config, snapshot, events, now, report, input_key, mode)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -172,13 +175,19 @@ def _nothing_to_do(
     """Return the report of the site in place when it was built from the same inputs and
     nothing in it has expired (an event ended, a day passed) since."""
     manifest = read_manifest(config.output)
-    valid_until = manifest.get("valid_until")
-    if manifest.get("input") != input_key or not isinstance(valid_until, int | float):
-        return None
-    if now_ts >= valid_until or not intact(config.output, manifest.get("files")):
-        return None
+    source = "unchanged"
+    if not _current(manifest, input_key, now_ts) or not intact(
+        config.output, manifest.get("files")
+    ):
+        # No usable site in place (a new CI run keeps only the cache): the same build
+        # may be in the file store.
+        store = file_store(config)
+        manifest = store.manifest if store is not None else {}
+        if not _current(manifest, input_key, now_ts) or not _restore(config, store, manifest):
+            return None
+        source = "file store"
     counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
-    report = BuildReport(output=config.output, source="unchanged")
+    report = BuildReport(output=config.output, source=source)
     report.events = int(manifest.get("events") or 0)
     report.pages, report.feeds, report.calendars = (
         int(counts.get(k, 0))
@@ -187,6 +196,38 @@ def _nothing_to_do(
     report.files_unchanged = len(manifest.get("files") or {})  # type: ignore[arg-type]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _current(manifest: dict[str, object], input_key: str, now_ts: float) -> bool:
+    """True when ``manifest`` is of a build from ``input_key`` that has not expired."""
+    valid_until = manifest.get("valid_until")
+    return (
+        manifest.get("input") == input_key
+        and isinstance(valid_until, int | float)
+        and now_ts < valid_until
+    )
+
+
+def file_store(config: SiteConfig) -> FileStore | None:
+    """Return the store of rendered files in the cache (None for the demo, which has none)."""
+    if not config.instance:
+        return None
+    return FileStore(Cache(config.cache, config.instance).folder / "files").load()
+
+
+def _restore(config: SiteConfig, store: FileStore | None, manifest: dict[str, object]) -> bool:
+    """Put back the site of ``manifest`` from the file store, whole, or nothing."""
+    tree = OutputTree(config.output).open()
+    tree.store = store
+    try:
+        if not tree.restore(manifest):
+            tree.abort()
+            return False
+        tree.commit()
+    except BaseException:
+        tree.abort()
+        raise
+    return True
 
 
 def _valid_until(config: SiteConfig, events: list[Event], now: datetime) -> float:
@@ -208,6 +249,7 @@ def _write(
     now: datetime,
     report: BuildReport,
     input_key: str = "",
+    mode: str = "online",
 ) -> None:
     site = SiteInfo(
         title=config.title or snapshot.instance_name,
@@ -230,6 +272,7 @@ def _write(
     kinds = Counter(job.kind for job in jobs)
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
     tree = OutputTree(config.output).open()
+    tree.store = file_store(config) if mode != "demo" else None
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
     tree.facts = {

@@ -18,9 +18,10 @@ import logging
 import os
 import shutil
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import ConfigError, OutputError
+from .store import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,10 @@ class OutputTree:
         self.events = 0  # how many events the new site shows
         self.facts: dict[str, object] = {}  # more to remember in the manifest
         self.previous_events: int | None = None
-        self._folders: set[Path] = set()
+        self._folders: set[str] = set()
         self.written = 0
         self.linked = 0
+        self.store: FileStore | None = None  # rendered files kept in the cache, if any
 
     def check(self) -> None:
         """Refuse, before any work, a destination gancio-site must not replace."""
@@ -88,79 +90,109 @@ class OutputTree:
         return intact(self.final, self.previous)
 
     def reuse(self, path: str, key: str, source: str) -> bool:
-        """Link the previous build's file when it was made from the same inputs."""
+        """Link the file of the same inputs from the previous build or the file store."""
         entry = self.previous.get(path)
-        if not entry or entry[0] != key:
+        if entry and entry[0] == key:
+            source_file = f"{self.final}/{path}"
+            size = entry[1]
+        elif self.store is not None and key in self.store.sizes:
+            source_file = self.store.file(key)
+            size = self.store.sizes[key]
+        else:
             return False
-        previous = self.final.joinpath(*PurePosixPath(path).parts)
-        if _size(previous) != entry[1]:
+        if _size(source_file) != size:
             return False
         target = self._target(path, source)
         try:
-            self._mkdir(target.parent)
-            os.link(previous, target)
+            self._mkdir(target)
+            os.link(source_file, target)
         except OSError:
             del self.sources[path.casefold()]
             return False
-        self.manifest[path] = list(entry)
+        self.manifest[path] = [key, size]
         self.linked += 1
+        if self.store is not None and key not in self.store.sizes:
+            self.store.keep(key, target)  # a store emptied since: fill it again
         return True
 
-    def _mkdir(self, folder: Path) -> None:
+    def _mkdir(self, target: str) -> None:
+        folder = os.path.dirname(target)
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
     def write(self, path: str, data: bytes, source: str, key: str = "") -> None:
         """Write ``data`` at output path ``path``; refuse escapes and second writes."""
-        self.store(path, self._target(path, source), data, key)
+        self.store_file(path, self._target(path, source), data, key)
 
-    def claim(self, path: str, source: str) -> Path:
+    def claim(self, path: str, source: str) -> str:
         """Reserve output path ``path`` (checked as ``write`` does); return its file."""
         return self._target(path, source)
 
-    def store(self, path: str, target: Path, data: bytes, key: str = "") -> None:
-        """Write ``data`` to a claimed ``target``."""
+    def store_file(self, path: str, target: str, data: bytes, key: str = "") -> None:
+        """Write ``data`` to a claimed ``target`` (and keep it in the file store)."""
         if key:
             self.manifest[path] = [key, len(data)]
         try:
-            self._mkdir(target.parent)
+            self._mkdir(target)
             if not self._link_unchanged(path, target, data):
-                target.write_bytes(data)
+                with open(target, "wb") as handle:
+                    handle.write(data)
                 self.written += 1
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        if key and self.store is not None:
+            self.store.keep(key, target)
 
-    def _target(self, path: str, source: str) -> Path:
-        pure = PurePosixPath(path)
+    def _target(self, path: str, source: str) -> str:
         if (
             not path
             or "\\" in path
             or "\x00" in path
-            or pure.is_absolute()
+            or path.startswith("/")
             or any(part in ("", ".", "..") for part in path.split("/"))
         ):
             raise OutputError(f"refusing to write {path!r} (from {source}): not a safe path")
         # The checks above are enough: the tree is new and holds no links, so a path made
         # of plain segments cannot leave it (no resolve(): two system calls per segment).
-        target = self.root.joinpath(*pure.parts)
         key = path.casefold()  # case-insensitive file systems would merge these
         if key in self.sources:
             raise OutputError(
                 f"two outputs want the same file {path!r}: {self.sources[key]} and {source}"
             )
         self.sources[key] = source
-        return target
+        return f"{self.root}/{path}"
 
-    def _link_unchanged(self, path: str, target: Path, data: bytes) -> bool:
-        previous = self.final.joinpath(*PurePosixPath(path).parts)
+    def _link_unchanged(self, path: str, target: str, data: bytes) -> bool:
+        previous = f"{self.final}/{path}"
+        if path not in self.previous and self.store is not None:
+            kept = self.store.previous_file(path)  # no site in place: the last build's file
+            previous = kept or previous
         try:
-            if previous.stat().st_size != len(data) or previous.read_bytes() != data:
+            if os.stat(previous).st_size != len(data):
                 return False
+            with open(previous, "rb") as handle:
+                if handle.read() != data:
+                    return False
             os.link(previous, target)
         except OSError:
             return False
         self.linked += 1
+        return True
+
+    def restore(self, manifest: dict[str, object]) -> bool:
+        """Make the whole site of ``manifest`` from the file store; False if it cannot."""
+        files = manifest.get("files")
+        if self.store is None or not isinstance(files, dict) or not self.store.has_all(files):
+            return False
+        self.previous = {}
+        for path, entry in files.items():
+            if not self.reuse(path, entry[0], "the file store"):
+                return False
+        self.build_key = str(manifest.get("build", ""))
+        self.events = int(manifest.get("events") or 0)  # type: ignore[call-overload]
+        skip = {"format", "build", "events", "files"}
+        self.facts = {k: v for k, v in manifest.items() if k not in skip}
         return True
 
     def commit(self) -> None:
@@ -172,7 +204,10 @@ class OutputTree:
             "files": self.manifest,
             **self.facts,
         }
-        (self.root / MARKER).write_text(json.dumps(manifest, sort_keys=True), "utf-8")
+        text = json.dumps(manifest, sort_keys=True)
+        (self.root / MARKER).write_text(text, "utf-8")
+        if self.store is not None:
+            self.store.commit(text, self.manifest)
         if self.final.is_dir() and _exchange(self.root, self.final):
             # One atomic step: at every instant the output folder is the old site or the
             # new one. The old one now sits where the new one was built.
@@ -264,21 +299,21 @@ def read_manifest(final: Path) -> dict[str, object]:
     return data if ok else {}
 
 
-def intact(final: Path, files: object) -> bool:
+def intact(final: Path | str, files: object) -> bool:
     """True when every file the manifest lists is there with its size."""
     if not isinstance(files, dict):
         return False
-    root = Path(os.path.realpath(final))
+    root = os.path.realpath(final)
     return all(
-        isinstance(entry, list) and _size(root.joinpath(*PurePosixPath(path).parts)) == entry[1]
+        isinstance(entry, list) and len(entry) == 2 and _size(f"{root}/{path}") == entry[1]
         for path, entry in files.items()
     )
 
 
-def _size(path: Path) -> int:
+def _size(path: str) -> int:
     try:
-        return path.stat().st_size
-    except OSError:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
         return -1
 
 

@@ -69,7 +69,7 @@ def _shares(jobs: Sequence[Job], count: int) -> list[Sequence[Job]]:
 
 def _run(tree: OutputTree, jobs: Sequence[Job]) -> None:
     for job in jobs:
-        tree.store(job.path, tree.root.joinpath(*job.path.split("/")), job.make(), job.key)
+        tree.store_file(job.path, f"{tree.root}/{job.path}", job.make(), job.key)
 
 
 def _work(tree: OutputTree, jobs: Sequence[Job], pipe: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 from fake_gancio import FakeGancio
@@ -107,8 +109,60 @@ def test_the_site_is_rebuilt_when_an_event_ends_or_a_day_passes(gancio, tmp_path
 def test_a_deleted_output_file_is_noticed(gancio, tmp_path):
     config = config_for(gancio, tmp_path)
     build(config, now_ts=NOW)
+    rss = (tmp_path / "public" / "rss.xml").read_bytes()
     (tmp_path / "public" / "rss.xml").unlink()
     report = build(config, mode="offline", now_ts=NOW)
-    assert report.source == "cache"
-    assert (tmp_path / "public" / "rss.xml").is_file()
-    assert report.files_written == 1
+    assert report.source == "file store"  # the same build, put back from the cache
+    assert (tmp_path / "public" / "rss.xml").read_bytes() == rss
+    assert report.files_written == 0
+
+
+def tree_bytes(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def store_files(tmp_path: Path) -> list[Path]:
+    return [p for p in (tmp_path / "cache").rglob("files/??/*") if p.is_file()]
+
+
+def test_a_new_checkout_with_the_cache_restores_the_site_without_rendering(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    first = build(config, now_ts=NOW)
+    site = tree_bytes(tmp_path / "public")
+    assert len(store_files(tmp_path)) == len(site) - 1  # every file but the manifest
+    shutil.rmtree(tmp_path / "public")  # CI keeps the cache folder, not the output
+    again = build(config, now_ts=NOW + 60)
+    assert again.source == "file store"
+    assert again.summary().startswith("Restored from the cache: ")
+    assert (again.pages, again.events) == (first.pages, first.events)
+    assert tree_bytes(tmp_path / "public") == site
+    shutil.rmtree(next((tmp_path / "cache").glob("*/files")))
+    gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)")
+    build(config, now_ts=NOW + 120)  # the next build that writes refills the store
+    assert len(store_files(tmp_path)) == len(site) - 1
+
+
+def test_a_new_checkout_renders_only_what_changed(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    shutil.rmtree(tmp_path / "public")
+    gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)")
+    report = build(config, now_ts=NOW)
+    assert report.files_written == 22  # as in the first test: the event and its lists
+    manifest = json.loads((tmp_path / "public" / ".gancio-site").read_text())
+    keys = sorted(entry[0] for entry in manifest["files"].values())
+    assert sorted(p.name for p in store_files(tmp_path)) == keys  # old keys removed
+
+
+def test_an_unusable_file_store_only_costs_rendering(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    store = next((tmp_path / "cache").glob("*/files"))
+    shutil.rmtree(store)
+    store.write_text("not a folder")
+    shutil.rmtree(tmp_path / "public")
+    report = build(config, now_ts=NOW)
+    assert report.source == "instance"
+    assert report.files_written == len(inodes(tmp_path / "public"))  # all rendered anew
+    assert (tmp_path / "public" / "index.html").is_file()
+    assert store.read_text() == "not a folder"
