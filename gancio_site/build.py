@@ -267,7 +267,9 @@ def _write(
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else midnight
-    builder = SiteBuilder(events, site, urls, renderer, now, fallback, _site_key(config))
+    builder = SiteBuilder(
+        events, site, urls, renderer, now, fallback, _site_key(config), config.page_size
+    )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]

@@ -45,6 +45,7 @@ class SiteConfig:
     start: str = "now"
     end: str = ""
     max: int | None = None
+    page_size: int = 100
     show_recurrent: bool = False
     timeout: float = 20.0
     shrink_limit: float = 0.5
@@ -66,13 +67,14 @@ KEYS: dict[str, str] = {
     "cache": "cache folder for fetched data",
     "templates": "folder of templates overriding the default theme",
     "static": "folder of static files overriding the default theme",
-    "language": "language of dates (en, it, es, ...); the interface is English for now",
+    "language": "language of dates and interface (en, it, es, fr, de, ca, pt, ...)",
     "timezone": "IANA time zone (default: the instance's)",
     "tags": "only events with any of these tags",
     "places": "only events at any of these places (ids or names)",
     "start": "first day: now, today, a date, or relative like -7d",
     "end": "last day: a date, or relative like +90d (default: no end)",
     "max": "at most this many events",
+    "page_size": "events per list page (home, tag, place); 0 puts each list on one page",
     "show_recurrent": "include occurrences of recurrent events",
     "timeout": "seconds to wait for each answer from Gancio",
     "shrink_limit": "refuse a build with fewer events than this share of the last one",
@@ -301,6 +303,14 @@ def _max(value: Any) -> int | None:
     return value
 
 
+def _page_size(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number (0 for no pages), got {value!r}")
+    return value
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -346,6 +356,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "start": _when,
     "end": _when,
     "max": _max,
+    "page_size": _page_size,
     "show_recurrent": _bool,
     "timeout": _timeout,
     "shrink_limit": _share,

@@ -74,8 +74,10 @@ class SiteBuilder:
         now: datetime,
         fallback_time: datetime,
         site_key: str,
+        page_size: int = 0,
     ) -> None:
         self.events = events
+        self.page_size = page_size
         self.site = site
         self.urls = urls
         self.renderer = renderer
@@ -135,14 +137,13 @@ class SiteBuilder:
 
     def collection(self, c: Collection) -> Iterator[Job]:
         feeds = _feeds(c.folder)
-        inputs = _digest(c.title, repr(c.context), *(self.event_key(e) for e in c.events))
+        keys = [self.event_key(e) for e in c.events]
+        inputs = _digest(c.title, repr(c.context), *keys)
         page_url = self.urls.absolute(c.folder)
-
-        def page() -> bytes:
-            days = group_by_day(c.events, self.today)
-            return self.render(
-                c.folder + "index.html", c.template, feeds, days=days, events=c.events, **c.context
-            )
+        size = self.page_size or len(c.events) or 1
+        chunks = [range(i, min(i + size, len(c.events))) for i in range(0, len(c.events), size)]
+        for number, chunk in enumerate(chunks or [range(0)], 1):
+            yield self.list_page(c, feeds, Pager(c.folder, number, len(chunks) or 1), chunk, keys)
 
         # RSS and Atom come out of one feedgen run: the other one waits here until asked
         # for, then is let go (hundreds of tag feeds would otherwise stay in memory).
@@ -158,7 +159,6 @@ class SiteBuilder:
             return make
 
         files: list[tuple[str, str, Callable[[], bytes], str]] = [
-            (c.folder + "index.html", f"template {c.template}", page, "page"),
             (feeds["rss"], f"RSS feed of {page_url}", feed(0), "feed"),
             (feeds["atom"], f"Atom feed of {page_url}", feed(1), "feed"),
             (
@@ -171,6 +171,27 @@ class SiteBuilder:
         ]
         for path, source, make, kind in files:
             yield Job(path, source, self._key(path, inputs), make, kind)
+
+    def list_page(
+        self,
+        c: Collection,
+        feeds: dict[str, str],
+        pager: Pager,
+        chunk: range,
+        keys: list[str],
+    ) -> Job:
+        """Return page ``pager.number`` of a list: the events of ``chunk``, by day."""
+        path = pager.path(pager.number) + "index.html"
+        shown = c.events[chunk.start : chunk.stop]
+        inputs = _digest(c.title, repr(c.context), repr(pager), *(keys[i] for i in chunk))
+
+        def make() -> bytes:
+            days = group_by_day(shown, self.today)
+            return self.render(
+                path, c.template, feeds, days=days, events=shown, pager=pager, **c.context
+            )
+
+        return Job(path, f"template {c.template}", self._key(path, inputs), make, "page")
 
     def event(self, event: Event) -> Iterator[Job]:
         folder = self.urls.event(event)
@@ -235,6 +256,26 @@ class SiteBuilder:
 
     def _place_counts(self) -> list[tuple[object, int]]:
         return [(place, len(events)) for place, events in self.places.values()]
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a list page sits among its pages: page 1 is the folder, page n ``page/n/``."""
+
+    folder: str
+    number: int
+    count: int
+
+    def path(self, number: int) -> str:
+        return self.folder if number == 1 else f"{self.folder}page/{number}/"
+
+    @property
+    def previous(self) -> str | None:
+        return self.path(self.number - 1) if self.number > 1 else None
+
+    @property
+    def next(self) -> str | None:
+        return self.path(self.number + 1) if self.number < self.count else None
 
 
 def _newest(events: Sequence[Event]) -> datetime | None:

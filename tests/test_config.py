@@ -54,7 +54,7 @@ def test_every_problem_is_reported_together_naming_its_key(tmp_path):
         'instance = "gancio.example.org"\nbase_url = "ftp://x"\n'
         'language = "xx-nope"\ntimezone = "Mars/Olympus"\nmax = 0\n'
         'tags = ["rock, pop"]\nstart = "tomorrow"\nshow_recurrent = "maybe"\n'
-        'colour = "red"\n',
+        'colour = "red"\npage_size = -3\n',
     )
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
@@ -65,6 +65,7 @@ def test_every_problem_is_reported_together_naming_its_key(tmp_path):
         "instance",
         "language",
         "max",
+        "page_size",
         "show_recurrent",
         "start",
         "tags",
@@ -128,3 +129,12 @@ def test_base_url_defaults_to_netlify_url():
     assert load_config(None, env=env).base_url == "https://agenda.netlify.app/"
     env["GANCIO_BASE_URL"] = "https://agenda.example.org/"
     assert load_config(None, env=env).base_url == "https://agenda.example.org/"
+
+
+def test_page_size_from_file_environment_and_flag(tmp_path):
+    path = write(tmp_path, 'instance = "https://g.example"\nbase_url = "https://e.org/"\n')
+    assert load_config(path, env={}).page_size == 100
+    assert load_config(path, env={"GANCIO_PAGE_SIZE": "0"}).page_size == 0
+    assert load_config(path, env={}, overrides={"page_size": "25"}).page_size == 25
+    with pytest.raises(ConfigError, match="page_size: expected a whole number"):
+        load_config(path, env={"GANCIO_PAGE_SIZE": "ten"})

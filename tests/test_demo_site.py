@@ -202,3 +202,57 @@ def test_same_input_gives_byte_identical_output(site, tmp_path):
     first = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
+
+
+@pytest.fixture(scope="module")
+def paged(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("paged")
+    flags = ("--base-url", BASE, "--show-recurrent", "--page-size", "8")
+    build_demo(folder, folder / "public", *flags)
+    return folder / "public"
+
+
+def event_links(page: Path) -> list[str]:
+    html = page.read_text("utf-8")
+    return re.findall(r'<h3 class="event-title[^>]*><a class="u-url" href="([^"]+)"', html)
+
+
+def test_lists_are_split_into_pages_holding_each_event_once(site, paged):
+    later = sorted(paged.glob("page/*/index.html"), key=lambda p: int(p.parent.name))
+    home = [paged / "index.html", *later]
+    assert [p.relative_to(paged).as_posix() for p in home[1:]] == [
+        f"page/{n}/index.html" for n in range(2, 6)
+    ]  # 39 events, 8 a page
+    pages = [event_links(p) for p in home]
+    assert [len(links) for links in pages] == [8, 8, 8, 8, 7]
+    shown = [
+        urljoin(BASE + p.relative_to(paged).as_posix(), link)
+        for p in home
+        for link in event_links(p)
+    ]  # the same events, in the same order, page after page
+    assert shown == [urljoin(BASE, link) for link in event_links(site / "index.html")]
+    first, second, last = (p.read_text("utf-8") for p in (home[0], home[1], home[-1]))
+    assert 'rel="next" href="page/2/"' in first and 'rel="prev"' not in first
+    assert 'rel="prev" href="../../"' in second and 'rel="next" href="../../page/3/"' in second
+    assert "Page 2 of 5" in second and 'rel="next"' not in last
+    assert '<link rel="canonical" href="https://example.org/agenda/page/2/">' in second
+    assert not list(site.glob("page/*"))  # 100 a page by default: one page
+
+
+def test_pages_change_no_feed(site, paged):
+    for name in ("rss.xml", "atom.xml", "events.ics", "events.json", "tag/musica/events.ics"):
+        assert (paged / name).read_bytes() == (site / name).read_bytes(), name
+
+
+def test_every_link_of_a_paged_site_resolves(paged):
+    for page in html_pages(paged):
+        if page.name == "404.html":
+            continue
+        parser = Links()
+        parser.feed(page.read_text("utf-8"))
+        page_url = BASE + page.relative_to(paged).as_posix()
+        for link in parser.links:
+            target = urljoin(page_url, link)
+            if target.startswith(BASE):
+                path = paged / unquote(urlsplit(target).path[len("/agenda/") :])
+                assert path.is_file() or (path / "index.html").is_file(), (page, link)
