@@ -6,6 +6,7 @@ new tree next to it, and swapped in only when every file is written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from .fetch import (
     resolve_places_offline,
     site_zone,
 )
+from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
 from .output import BuildLock, OutputTree, intact, read_manifest
@@ -51,6 +53,8 @@ class BuildReport:
     calendars: int = 0
     files_written: int = 0
     files_unchanged: int = 0
+    entries_made: int = 0  # calendar and JSON entries of events made anew for the lists
+    entries_reused: int = 0  # ... and kept from the last build
     requests: int = 0
     seconds: float = 0.0
     source: str = "instance"
@@ -267,14 +271,18 @@ def _write(
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else midnight
+    store = file_store(config) if mode != "demo" else None
+    fragments = Fragments(
+        str(Path(store.folder).parent / "fragments.bin") if store else None, _site_key(config)
+    )
     builder = SiteBuilder(
-        events, site, urls, renderer, now, fallback, _site_key(config), config.page_size
+        events, site, urls, renderer, now, fallback, _site_key(config), config.page_size, fragments
     )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
     tree = OutputTree(config.output).open()
-    tree.store = file_store(config) if mode != "demo" else None
+    tree.store = store
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
     tree.facts = {
@@ -297,11 +305,13 @@ def _write(
             tree.claim(job.path, job.source)  # every path checked here, once, before forking
         parallel.render(tree, pending)
         tree.commit()
+        builder.save_fragments()
     except BaseException:
         tree.abort()
         raise
     report.files_written = tree.written
     report.files_unchanged = tree.linked
+    report.entries_made, report.entries_reused = fragments.made, fragments.reused
 
 
 def _guard_shrink(config: SiteConfig, previous: int | None, now: int) -> None:
@@ -323,13 +333,22 @@ def _digest(*parts: str) -> str:
 def _site_key(config: SiteConfig) -> str:
     """Return a key of everything every file depends on: version, settings, templates."""
     settings = replace(config, output=Path(), cache=Path())
-    parts = [__version__, repr(settings)]
+    parts = [__version__, _code_key(), repr(settings)]
     for folder in (config.templates, theme_dir() / "templates"):
         if folder.is_dir():
             for file in sorted(folder.rglob("*")):
                 if file.is_file():
                     parts += [file.relative_to(folder).as_posix(), file.read_bytes().hex()]
     return _digest(*parts)
+
+
+@functools.cache
+def _code_key() -> str:
+    """Return a hash of gancio-site's own code: kept files are never from other code."""
+    h = hashlib.blake2b(digest_size=16)
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()
 
 
 def _static_jobs(site_static: Path) -> list[Job]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from . import __version__
+from .fragments import Remember, memo
 from .models import Event, SiteInfo
 
 
@@ -62,12 +62,22 @@ def _utc(value: datetime) -> str:
 class CalendarWriter:
     """Makes calendars for one site, each event's VEVENT made once."""
 
-    def __init__(self, site: SiteInfo, event_urls: dict[int, str], fallback_time: datetime):
+    def __init__(
+        self,
+        site: SiteInfo,
+        event_urls: dict[int, str],
+        fallback_time: datetime,
+        remember: Remember | None = None,
+    ):
         self.site = site
         self.event_urls = event_urls
         self.fallback_time = fallback_time
         self.host = urlsplit(site.instance).netloc or "gancio"
-        self.vevent = lru_cache(maxsize=None)(self._vevent)
+        self.remember = remember or memo()
+
+    def vevent(self, event: Event) -> bytes:
+        """Return the event's VEVENT, made once (and kept between builds when remembered)."""
+        return self.remember("ics", event, lambda: self._vevent(event))
 
     def calendar(self, events: Iterable[Event], name: str) -> bytes:
         """Return a VCALENDAR listing ``events``."""

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
-from .feeds import build_feeds
+from .feeds import FEED_ITEMS, build_feeds
+from .fragments import Fragments
 from .ical import CalendarWriter
 from .models import Event, SiteInfo
 from .organise import by_place, by_tag, group_by_day
@@ -75,9 +76,12 @@ class SiteBuilder:
         fallback_time: datetime,
         site_key: str,
         page_size: int = 0,
+        fragments: Fragments | None = None,
     ) -> None:
         self.events = events
         self.page_size = page_size
+        self.fragments = fragments or Fragments()
+        self.fragment_salt = _digest(site_key, repr(site))
         self.site = site
         self.urls = urls
         self.renderer = renderer
@@ -90,8 +94,8 @@ class SiteBuilder:
         self.event_urls = {e.id: urls.absolute(urls.event(e)) for e in events}
         self.tags = by_tag(events)
         self.places = by_place(events)
-        self.calendars = CalendarWriter(site, self.event_urls, fallback_time)
-        self.json = JsonWriter(site, urls, self.event_urls)
+        self.calendars = CalendarWriter(site, self.event_urls, fallback_time, self.remember)
+        self.json = JsonWriter(site, urls, self.event_urls, self.remember)
         self._keys: dict[int, str] = {}
 
     def event_key(self, event: Event) -> str:
@@ -103,6 +107,20 @@ class SiteBuilder:
                 links.append(self.urls.place(event.place))
             key = self._keys[event.id] = _digest(repr(event), *links)
         return key
+
+    def fragment_key(self, kind: str, event: Event) -> str:
+        """Return the key of an event's calendar or JSON entry: all it is made from."""
+        undated = "" if event.updated_at else self.fallback_time.isoformat()
+        return _digest(self.fragment_salt, kind, self.event_key(event), undated)
+
+    def remember(self, kind: str, event: Event, make: Callable[[], bytes]) -> bytes:
+        return self.fragments.get(self.fragment_key(kind, event), make)
+
+    def save_fragments(self) -> None:
+        """Keep the entries of the events shown for the next build."""
+        self.fragments.save(
+            self.fragment_key(kind, e) for e in self.events for kind in ("ics", "json")
+        )
 
     def jobs(self) -> Iterator[Job]:
         """Yield every file of the site, in a fixed order."""
@@ -169,8 +187,12 @@ class SiteBuilder:
             ),
             (feeds["json"], f"JSON of {page_url}", lambda: self.json.document(c.events), "data"),
         ]
+        # The feeds show the first FEED_ITEMS events only: a change further down is not theirs.
+        shown = _digest(c.title, repr(c.context), *keys[:FEED_ITEMS])
         for path, source, make, kind in files:
-            yield Job(path, source, self._key(path, inputs), make, kind)
+            yield Job(
+                path, source, self._key(path, shown if kind == "feed" else inputs), make, kind
+            )
 
     def list_page(
         self,

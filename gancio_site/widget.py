@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from .fragments import Remember, memo
 from .models import Event, SiteInfo
 from .urls import UrlMap
 
@@ -19,11 +20,17 @@ from .urls import UrlMap
 class JsonWriter:
     """Makes the JSON documents of one site, each event encoded once."""
 
-    def __init__(self, site: SiteInfo, urls: UrlMap, event_urls: dict[int, str]) -> None:
+    def __init__(
+        self,
+        site: SiteInfo,
+        urls: UrlMap,
+        event_urls: dict[int, str],
+        remember: Remember | None = None,
+    ) -> None:
         self.site = site
         self.urls = urls
         self.event_urls = event_urls
-        self._encoded: dict[int, str] = {}
+        self.remember = remember or memo()
         head = {
             "site": {"title": site.title, "url": site.base_url, "instance": site.instance},
             "timezone": site.timezone,
@@ -34,18 +41,15 @@ class JsonWriter:
 
     def document(self, events: Sequence[Event]) -> bytes:
         """Return the JSON document listing ``events``."""
-        body = ",".join(self._event(e) for e in events)
-        return (self._head + body + self._tail).encode("utf-8")
+        body = b",".join(self.remember("json", e, lambda e=e: self._event(e)) for e in events)
+        return self._head.encode() + body + self._tail.encode("utf-8")
 
-    def _event(self, event: Event) -> str:
-        encoded = self._encoded.get(event.id)
-        if encoded is None:
-            urls = self.urls
-            tag_urls = {t: urls.absolute(urls.tag(t)) for t in event.tags}
-            place_url = urls.absolute(urls.place(event.place)) if event.place.name else None
-            data = _event(event, self.event_urls[event.id], tag_urls, place_url)
-            encoded = self._encoded[event.id] = _dumps(data)
-        return encoded
+    def _event(self, event: Event) -> bytes:
+        urls = self.urls
+        tag_urls = {t: urls.absolute(urls.tag(t)) for t in event.tags}
+        place_url = urls.absolute(urls.place(event.place)) if event.place.name else None
+        data = _event(event, self.event_urls[event.id], tag_urls, place_url)
+        return _dumps(data).encode("utf-8")
 
 
 def _dumps(data: object) -> str:

@@ -163,18 +163,27 @@ def _express_pairs(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
 
 
 def _to_js_json(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or value is None:
+        return value
+    if kind is dict:
+        return {k: _to_js_json(v) for k, v in value.items()}
+    if kind is list:
+        return [_to_js_json(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, dict):
-        return {k: _to_js_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_js_json(v) for v in value]
     return value
 
 
 def _json_bytes(value: Any) -> bytes:
     """``JSON.stringify`` as Express' ``res.json`` sends it."""
-    return json.dumps(_to_js_json(value), ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if _WHOLE_FLOAT.search(text):  # 12.0 is 12 in JavaScript: walk the values (slower)
+        text = json.dumps(_to_js_json(value), ensure_ascii=False, separators=(",", ":"))
+    return text.encode()
+
+
+_WHOLE_FLOAT = re.compile(r"\d\.0[,\]}]|\de[+-]")
 
 
 def _etag(body: bytes) -> str:
@@ -325,7 +334,9 @@ _PLACE_DEFAULTS: dict[str, Any] = {"address": "", "latitude": None, "longitude":
 
 def _row(raw: dict[str, Any]) -> dict[str, Any]:
     """A row with the optional fields filled in, so tests may add sparse rows."""
-    row = {**copy.deepcopy(_ROW_DEFAULTS), **raw}
+    # {**deepcopy(defaults), **raw}, copying only the defaults the row lacks.
+    row = {k: raw[k] if k in raw else copy.deepcopy(v) for k, v in _ROW_DEFAULTS.items()}
+    row.update(raw)
     row["place"] = {**_PLACE_DEFAULTS, **(raw.get("place") or {"id": 0, "name": ""})}
     return row
 

@@ -51,6 +51,8 @@ def test_one_changed_event_rewrites_only_the_files_that_show_it(gancio, tmp_path
     }
     assert changed(before, inodes(tmp_path / "public")) == expected
     assert report.files_written == len(expected)
+    # The four lists' calendars and JSON: only the changed event's two entries are made.
+    assert (report.entries_made, report.entries_reused) == (2, 2 * 29)
 
 
 def test_a_warm_build_revalidates_the_list_instead_of_downloading_it(gancio, tmp_path):
@@ -166,3 +168,18 @@ def test_an_unusable_file_store_only_costs_rendering(gancio, tmp_path):
     assert report.files_written == len(inodes(tmp_path / "public"))  # all rendered anew
     assert (tmp_path / "public" / "index.html").is_file()
     assert store.read_text() == "not a folder"
+
+
+def test_an_incremental_build_gives_the_bytes_of_a_build_from_scratch(gancio, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    config = config_for(gancio, tmp_path / "a")
+    build(config, now_ts=NOW)
+    gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)")
+    gancio.touch(7, tags=["musica", "nuovo"])
+    build(config, now_ts=NOW)
+    fresh = config_for(gancio, tmp_path / "b")
+    build(fresh, now_ts=NOW)
+    incremental, scratch = (tree_bytes(tmp_path / x / "public") for x in "ab")
+    del incremental[".gancio-site"], scratch[".gancio-site"]  # keys name each site's folders
+    assert incremental == scratch

@@ -1,0 +1,129 @@
+"""Pieces of output made per event (its calendar entry, its JSON object), kept between builds.
+
+The calendars and JSON files of the home page, of a busy tag or of a place list every
+event they hold; when one event changes they are written again, and without this memory
+every other event's entry would be made again too. Entries are found by a key of
+everything they are made from (the event, its links, the site's settings and templates),
+so an entry is never stale; the ones of events no longer shown are dropped on save.
+The file lives in the cache folder and is rewritten only when its entries changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Event
+
+# remember(kind, event, make): the entry of ``kind`` ("ics", "json") for ``event``.
+Remember = Callable[[str, "Event", Callable[[], bytes]], bytes]
+
+log = logging.getLogger(__name__)
+
+FORMAT = b"gancio-site fragments 1\n"
+_LENGTH = struct.Struct(">I")
+KEY_SIZE = 32  # keys are 32 hexadecimal characters (a blake2b digest of 16 bytes)
+
+
+class Fragments:
+    """Entries by key: the ones the last build saved, and the ones made or used now."""
+
+    def __init__(self, path: str | None = None, salt: str = "") -> None:
+        self.path = path
+        self.salt = salt
+        self.old: dict[str, bytes] = self._load() if path else {}
+        self.new: dict[str, bytes] = {}
+        self.made = 0  # entries made by this process (not found in the last build's)
+        self.reused = 0
+
+    def get(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """Return the entry of ``key``, made by ``make`` only when no build made it yet."""
+        value = self.new.get(key)
+        if value is None:
+            value = self.old.get(key)
+            if value is None:
+                value = make()
+                self.made += 1
+            else:
+                self.reused += 1
+            self.new[key] = value
+        return value
+
+    def save(self, live: Iterable[str]) -> None:
+        """Keep the entries of the ``live`` keys (made now or before) for the next build."""
+        if not self.path:
+            return
+        kept = {}
+        for key in live:
+            value = self.new.get(key)
+            if value is None:
+                value = self.old.get(key)
+            if value is not None:
+                kept[key] = value
+        if kept.keys() == self.old.keys():
+            return  # the same entries (a key names its bytes): nothing to write
+        folder = os.path.dirname(self.path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fragments.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(FORMAT + self.salt.encode("ascii").ljust(KEY_SIZE)[:KEY_SIZE])
+                # key, length, bytes: read back with slices, nothing to interpret.
+                handle.writelines(
+                    b"".join((key.encode("ascii"), _LENGTH.pack(len(value)), value))
+                    for key, value in kept.items()
+                )
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("could not save %s: %s", self.path, exc)
+
+    def _load(self) -> dict[str, bytes]:
+        assert self.path
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("ignoring the unreadable %s (%s)", self.path, exc)
+            return {}
+        salt = self.salt.encode("ascii").ljust(KEY_SIZE)[:KEY_SIZE]
+        if not data.startswith(FORMAT + salt):
+            return {}  # another version, other settings, or not ours: no use
+        entries: dict[str, bytes] = {}
+        view = memoryview(data)
+        at, end = len(FORMAT) + KEY_SIZE, len(data)
+        while at < end:
+            head = at + KEY_SIZE + _LENGTH.size
+            if head > end:
+                break
+            (size,) = _LENGTH.unpack_from(data, at + KEY_SIZE)
+            if head + size > end:
+                break
+            entries[bytes(view[at : at + KEY_SIZE]).decode("ascii", "replace")] = bytes(
+                view[head : head + size]
+            )
+            at = head + size
+        if at != end:
+            log.warning("ignoring the damaged %s", self.path)
+            return {}
+        return entries
+
+
+def memo() -> Remember:
+    """Return a ``Remember`` for one process: each entry made once, by kind and event id."""
+    made: dict[tuple[str, int], bytes] = {}
+
+    def remember(kind: str, event: Event, make: Callable[[], bytes]) -> bytes:
+        key = (kind, event.id)
+        value = made.get(key)
+        if value is None:
+            value = made[key] = make()
+        return value
+
+    return remember

@@ -1,0 +1,65 @@
+"""The per-event entries kept between builds: found by key, dropped when stale or damaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gancio_site.fragments import FORMAT, Fragments
+
+SALT = "0123456789abcdef0123456789abcdef"
+A, B, C = ("a" * 32, "b" * 32, "c" * 32)
+
+
+def made(fragments: Fragments, key: str, value: bytes) -> bytes:
+    return fragments.get(key, lambda: value)
+
+
+def test_entries_come_back_in_the_next_build_and_stale_ones_go(tmp_path: Path):
+    path = str(tmp_path / "fragments.bin")
+    first = Fragments(path, SALT)
+    made(first, A, b"BEGIN:VEVENT\r\nA\r\n")
+    made(first, B, "città ☃".encode())
+    first.save([A, B])
+    second = Fragments(path, SALT)
+    assert made(second, A, b"other") == b"BEGIN:VEVENT\r\nA\r\n"
+    assert (second.made, second.reused) == (0, 1)
+    made(second, C, b"")  # an empty entry is an entry
+    second.save([A, C])  # B is no longer shown
+    third = Fragments(path, SALT)
+    assert third.old == {A: b"BEGIN:VEVENT\r\nA\r\n", C: b""}
+
+
+def test_an_unchanged_set_is_not_rewritten(tmp_path: Path):
+    path = tmp_path / "fragments.bin"
+    first = Fragments(str(path), SALT)
+    made(first, A, b"x")
+    first.save([A])
+    before = path.stat().st_mtime_ns
+    second = Fragments(str(path), SALT)
+    made(second, A, b"y")
+    second.save([A])
+    assert path.stat().st_mtime_ns == before
+
+
+def test_other_settings_damage_and_foreign_files_are_ignored(tmp_path: Path):
+    path = tmp_path / "fragments.bin"
+    first = Fragments(str(path), SALT)
+    made(first, A, b"x" * 100)
+    first.save([A])
+    assert Fragments(str(path), "f" * 32).old == {}  # made for other settings
+    data = path.read_bytes()
+    path.write_bytes(data[:-10])  # cut short
+    assert Fragments(str(path), SALT).old == {}
+    path.write_bytes(b"garbage" + data)
+    assert Fragments(str(path), SALT).old == {}
+    path.write_bytes(FORMAT + SALT.encode() + b"\xff" * 40)  # a length past the end
+    assert Fragments(str(path), SALT).old == {}
+    (tmp_path / "folder").mkdir()
+    assert Fragments(str(tmp_path / "folder"), SALT).old == {}  # unreadable: a folder
+
+
+def test_without_a_file_nothing_is_kept(tmp_path: Path):
+    fragments = Fragments(None, SALT)
+    assert made(fragments, A, b"x") == b"x" and made(fragments, A, b"y") == b"x"
+    fragments.save([A])
+    assert list(tmp_path.iterdir()) == []
