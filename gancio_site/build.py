@@ -133,7 +133,12 @@ def _build(
     tz = site_zone(config, snapshot.timezone, warnings)
     now = datetime.fromtimestamp(now_ts, tz)
     parser = Parser(instance=redact(snapshot.instance), tz=tz)
+    if mode != "demo":
+        memo = Cache(config.cache, config.instance).folder / "descriptions.bin"
+        parser.sanitised = Fragments(str(memo), _digest(_code_key(), parser.instance))
     events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
+    if parser.sanitised is not None:
+        parser.sanitised.save(list(parser.sanitised.new))
     if owned:
         snapshot.rows = []  # tens of megabytes at 10,000 events, no longer needed
     warnings += parser.warnings

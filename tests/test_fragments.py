@@ -63,3 +63,24 @@ def test_without_a_file_nothing_is_kept(tmp_path: Path):
     assert made(fragments, A, b"x") == b"x" and made(fragments, A, b"y") == b"x"
     fragments.save([A])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_descriptions_sanitised_once_come_back_the_same(tmp_path: Path):
+    from zoneinfo import ZoneInfo
+
+    from gancio_site.models import Parser
+
+    raw = '<p onclick="x()">Ciao <a href="/about">città</a><script>alert(1)</script></p>'
+    path = str(tmp_path / "descriptions.bin")
+    first = Parser(instance="https://g.example", tz=ZoneInfo("Europe/Rome"))
+    first.sanitised = Fragments(path, SALT)
+    html = first.description(1, raw)
+    assert "script" not in html and "onclick" not in html
+    assert 'href="https://g.example/about"' in html
+    first.sanitised.save(list(first.sanitised.new))
+    second = Parser(instance="https://g.example", tz=ZoneInfo("Europe/Rome"))
+    second.sanitised = Fragments(path, SALT)
+    assert second.description(2, raw) == html
+    assert (second.sanitised.made, second.sanitised.reused) == (0, 1)
+    assert second.description(3, raw + "!") == html + "!"  # other text: sanitised anew
+    assert second.sanitised.made == 1
