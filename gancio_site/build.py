@@ -33,7 +33,7 @@ from .fetch import (
 from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
-from .output import BuildLock, OutputTree, intact, read_manifest
+from .output import BuildLock, OutputTree, finish_removals, intact, read_manifest
 from .pages import Job, SiteBuilder
 from .render import Renderer, theme_dir
 from .store import FileStore
@@ -99,7 +99,10 @@ def build(
     now_ts = now_timestamp() if now_ts is None else now_ts
     OutputTree(config.output).check()  # before any request: a refusal costs nothing
     with BuildLock(config.output):
-        return _build(config, mode, now_ts, client, snapshot, started)
+        try:
+            return _build(config, mode, now_ts, client, snapshot, started)
+        finally:
+            finish_removals()  # the old site's files, removed while the build went on
 
 
 def _build(
@@ -221,7 +224,7 @@ def file_store(config: SiteConfig) -> FileStore | None:
     """Return the store of rendered files in the cache (None for the demo, which has none)."""
     if not config.instance:
         return None
-    return FileStore(Cache(config.cache, config.instance).folder / "files").load()
+    return FileStore(Cache(config.cache, config.instance).folder / "files")
 
 
 def _restore(config: SiteConfig, store: FileStore | None, manifest: dict[str, object]) -> bool:
@@ -278,7 +281,8 @@ def _write(
     fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else midnight
     store = file_store(config) if mode != "demo" else None
     fragments = Fragments(
-        str(Path(store.folder).parent / "fragments.bin") if store else None, _site_key(config)
+        str(Path(store.folder).parent / "fragments.bin") if store else None,
+        _digest(_site_key(config), repr(site)),  # entries are keyed by event only
     )
     builder = SiteBuilder(
         events, site, urls, renderer, now, fallback, _site_key(config), config.page_size, fragments

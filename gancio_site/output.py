@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 from .errors import ConfigError, OutputError
@@ -62,6 +63,7 @@ class OutputTree:
 
     def open(self) -> OutputTree:
         """Check the destination and create the empty build folder."""
+        finish_removals()  # a previous build of this process may still be removing its old tree
         self.check()
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
@@ -111,14 +113,17 @@ class OutputTree:
             return False
         self.manifest[path] = [key, size]
         self.linked += 1
-        if self.store is not None and key not in self.store.sizes:
-            self.store.keep(key, target)  # a store emptied since: fill it again
         return True
 
     def _mkdir(self, target: str) -> None:
-        folder = os.path.dirname(target)
+        folder = target[: target.rindex("/")]
         if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.mkdir(folder)  # most folders are one level below a known one
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+            except FileExistsError:
+                pass
             self._folders.add(folder)
 
     def write(self, path: str, data: bytes, source: str, key: str = "") -> None:
@@ -145,12 +150,14 @@ class OutputTree:
             self.store.keep(key, target)
 
     def _target(self, path: str, source: str) -> str:
+        wrapped = f"/{path}/"
         if (
             not path
             or "\\" in path
             or "\x00" in path
-            or path.startswith("/")
-            or any(part in ("", ".", "..") for part in path.split("/"))
+            or "//" in wrapped
+            or "/./" in wrapped
+            or "/../" in wrapped
         ):
             raise OutputError(f"refusing to write {path!r} (from {source}): not a safe path")
         # The checks above are enough: the tree is new and holds no links, so a path made
@@ -207,11 +214,12 @@ class OutputTree:
         text = json.dumps(manifest, sort_keys=True)
         (self.root / MARKER).write_text(text, "utf-8")
         if self.store is not None:
-            self.store.commit(text, self.manifest)
+            self.store.commit(text, self.manifest, str(self.root))
         if self.final.is_dir() and _exchange(self.root, self.final):
             # One atomic step: at every instant the output folder is the old site or the
-            # new one. The old one now sits where the new one was built.
-            shutil.rmtree(self.root, ignore_errors=True)
+            # new one. The old one now sits where the new one was built; removing its
+            # thousands of files overlaps the rest of the build (and ends before exit).
+            _remove_later(self.root)
             return
         old = self.parent / f".{self.final.name}.old-{os.getpid()}"
         try:
@@ -227,6 +235,24 @@ class OutputTree:
     def abort(self) -> None:
         """Remove the unfinished tree; the previous output stays untouched."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+_removals: list[threading.Thread] = []
+
+
+def _remove_later(folder: Path) -> None:
+    """Remove ``folder`` in a thread (not a daemon: the interpreter waits for it at exit)."""
+    thread = threading.Thread(
+        target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, name="remove-old-site"
+    )
+    thread.start()
+    _removals.append(thread)
+
+
+def finish_removals() -> None:
+    """Wait until old trees being removed are gone."""
+    while _removals:
+        _removals.pop().join()
 
 
 class BuildLock:

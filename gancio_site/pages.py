@@ -81,7 +81,6 @@ class SiteBuilder:
         self.events = events
         self.page_size = page_size
         self.fragments = fragments or Fragments()
-        self.fragment_salt = _digest(site_key, repr(site))
         self.site = site
         self.urls = urls
         self.renderer = renderer
@@ -109,9 +108,14 @@ class SiteBuilder:
         return key
 
     def fragment_key(self, kind: str, event: Event) -> str:
-        """Return the key of an event's calendar or JSON entry: all it is made from."""
-        undated = "" if event.updated_at else self.fallback_time.isoformat()
-        return _digest(self.fragment_salt, kind, self.event_key(event), undated)
+        """Return the key of an event's calendar or JSON entry: all it is made from.
+
+        The site's part is the fragment file's salt; the event's is its key, marked with
+        the kind (a letter for a hexadecimal digit).
+        """
+        if event.updated_at is None:  # dated by the build: the date is an input too
+            return _digest(kind, self.event_key(event), self.fallback_time.isoformat())
+        return kind[0] + self.event_key(event)[1:]
 
     def remember(self, kind: str, event: Event, make: Callable[[], bytes]) -> bytes:
         return self.fragments.get(self.fragment_key(kind, event), make)
@@ -156,12 +160,16 @@ class SiteBuilder:
     def collection(self, c: Collection) -> Iterator[Job]:
         feeds = _feeds(c.folder)
         keys = [self.event_key(e) for e in c.events]
-        inputs = _digest(c.title, repr(c.context), *keys)
+        context = _digest(c.title, repr(c.context))  # the home page's: every tag and place
+        inputs = _digest(context, *keys)
         page_url = self.urls.absolute(c.folder)
         size = self.page_size or len(c.events) or 1
         chunks = [range(i, min(i + size, len(c.events))) for i in range(0, len(c.events), size)]
         for number, chunk in enumerate(chunks or [range(0)], 1):
-            yield self.list_page(c, feeds, Pager(c.folder, number, len(chunks) or 1), chunk, keys)
+            pager = Pager(c.folder, number, len(chunks) or 1)
+            yield self.list_page(
+                c, feeds, pager, chunk, _digest(context, *keys[chunk.start : chunk.stop])
+            )
 
         # RSS and Atom come out of one feedgen run: the other one waits here until asked
         # for, then is let go (hundreds of tag feeds would otherwise stay in memory).
@@ -188,7 +196,7 @@ class SiteBuilder:
             (feeds["json"], f"JSON of {page_url}", lambda: self.json.document(c.events), "data"),
         ]
         # The feeds show the first FEED_ITEMS events only: a change further down is not theirs.
-        shown = _digest(c.title, repr(c.context), *keys[:FEED_ITEMS])
+        shown = _digest(context, *keys[:FEED_ITEMS])
         for path, source, make, kind in files:
             yield Job(
                 path, source, self._key(path, shown if kind == "feed" else inputs), make, kind
@@ -200,12 +208,12 @@ class SiteBuilder:
         feeds: dict[str, str],
         pager: Pager,
         chunk: range,
-        keys: list[str],
+        events_key: str,
     ) -> Job:
         """Return page ``pager.number`` of a list: the events of ``chunk``, by day."""
         path = pager.path(pager.number) + "index.html"
         shown = c.events[chunk.start : chunk.stop]
-        inputs = _digest(c.title, repr(c.context), repr(pager), *(keys[i] for i in chunk))
+        inputs = _digest(events_key, repr(pager))
 
         def make() -> bytes:
             days = group_by_day(shown, self.today)

@@ -32,21 +32,36 @@ class FileStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = str(folder)
-        self.sizes: dict[str, int] = {}  # key -> size, of the files of the last build
-        self.manifest: dict[str, Any] = {}
+        self._sizes: dict[str, int] | None = None
+        self._manifest: dict[str, Any] = {}
         self.usable = True
 
-    def load(self) -> FileStore:
-        """Read the manifest of the last build kept here (an unreadable one counts as none)."""
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Key -> size of the files of the last build (read when first needed)."""
+        if self._sizes is None:
+            self._load()
+        assert self._sizes is not None
+        return self._sizes
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The manifest of the last build kept here ({} when there is none)."""
+        if self._sizes is None:
+            self._load()
+        return self._manifest
+
+    def _load(self) -> None:
+        self._sizes = {}
         try:
             with open(os.path.join(self.folder, MANIFEST), encoding="utf-8") as handle:
                 data = json.load(handle)
         except (OSError, ValueError):
-            return self
+            return
         files = data.get("files") if isinstance(data, dict) else None
         if not isinstance(files, dict):
-            return self
-        self.manifest = data
+            return
+        self._manifest = data
         for entry in files.values():
             if (
                 isinstance(entry, list)
@@ -55,8 +70,7 @@ class FileStore:
                 and _KEY.fullmatch(entry[0])
                 and isinstance(entry[1], int)
             ):
-                self.sizes[entry[0]] = entry[1]
-        return self
+                self._sizes[entry[0]] = entry[1]
 
     def previous_file(self, path: str) -> str | None:
         """Return the stored file of output ``path`` in the last build, if any."""
@@ -87,11 +101,14 @@ class FileStore:
             self.usable = False
             log.debug("not keeping rendered files in %s: %s", self.folder, exc)
 
-    def commit(self, manifest_text: str, files: dict[str, list[object]]) -> None:
-        """Record the build's manifest and remove the files of keys it no longer uses."""
+    def commit(self, manifest_text: str, files: dict[str, list[object]], tree: str) -> None:
+        """Record the build's manifest, remove the files of keys it no longer uses, and
+        add the files of ``tree`` it lacks (linked from the site in place, or a store
+        emptied since)."""
         if not self.usable:
             return
-        wanted = {entry[0] for entry in files.values()}
+        wanted = {str(entry[0]): path for path, entry in files.items()}
+        present = set()
         try:
             os.makedirs(self.folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".manifest.", suffix=".tmp")
@@ -104,6 +121,11 @@ class FileStore:
                 for entry in os.scandir(shard.path):
                     if entry.name not in wanted:
                         os.unlink(entry.path)
+                    else:
+                        present.add(entry.name)
+            for key, path in wanted.items():
+                if key not in present:
+                    self.keep(key, f"{tree}/{path}")
         except OSError as exc:
             log.warning("could not update the file store %s: %s", self.folder, exc)
 
