@@ -227,9 +227,14 @@ def file_store(config: SiteConfig) -> FileStore | None:
     return FileStore(Cache(config.cache, config.instance).folder / "files")
 
 
+def spare_tree(config: SiteConfig) -> Path:
+    """Return where the site before the one in place is kept, to start the next build."""
+    return Cache(config.cache, config.instance).folder / "site"
+
+
 def _restore(config: SiteConfig, store: FileStore | None, manifest: dict[str, object]) -> bool:
     """Put back the site of ``manifest`` from the file store, whole, or nothing."""
-    tree = OutputTree(config.output).open()
+    tree = OutputTree(config.output, spare_tree(config)).open()
     tree.store = store
     try:
         if not tree.restore(manifest):
@@ -290,7 +295,7 @@ def _write(
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
-    tree = OutputTree(config.output).open()
+    tree = OutputTree(config.output, spare_tree(config) if store else None).open()
     tree.store = store
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
@@ -309,6 +314,7 @@ def _write(
         report.files_unchanged = len(jobs)
         return
     try:
+        tree.prepare(job.path for job in jobs)
         pending = [job for job in jobs if not tree.reuse(job.path, job.key, job.source)]
         for job in pending:
             tree.claim(job.path, job.source)  # every path checked here, once, before forking

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ConfigError, OutputError
@@ -33,11 +34,16 @@ MANIFEST_FORMAT = 1
 class OutputTree:
     """A new output tree being written next to the current one."""
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, spare: Path | None = None) -> None:
         # A link to a folder is followed: the folder it names is replaced, the link stays.
         self.final = Path(os.path.realpath(final))
         self.parent = self.final.parent
         self.root = self.parent / f".{self.final.name}.building-{os.getpid()}"
+        # The site before the one in place, kept (in the cache) to become the next new tree:
+        # a build then changes the files that differ instead of linking every file anew.
+        self.spare = spare
+        self.base: dict[str, list[object]] = {}  # files the new tree starts with
+        self._touched = False  # whether the tree taken from the spare was changed
         self.sources: dict[str, str] = {}
         self.previous: dict[str, list[object]] = {}  # path -> [input key, size]
         self.manifest: dict[str, list[object]] = {}
@@ -70,12 +76,59 @@ class OutputTree:
             _remove_stale(self.final)
             if self.root.exists():
                 shutil.rmtree(self.root)
-            self.root.mkdir()
+            if not self._take_spare():
+                self.root.mkdir()
         except OSError as exc:
             where = self.parent if not self.parent.is_dir() else self.root
             raise OutputError(f"cannot create {where}: {exc.strerror or exc}") from None
         self._load_manifest()
         return self
+
+    def _take_spare(self) -> bool:
+        """Start from the spare tree when it is whole (its manifest says what it holds)."""
+        if self.spare is None:
+            return False
+        data = read_manifest(self.spare)
+        files = data.get("files")
+        if not isinstance(files, dict) or not all(
+            isinstance(e, list) and len(e) == 2 for e in files.values()
+        ):
+            if self.spare.exists():
+                shutil.rmtree(self.spare, ignore_errors=True)
+            return False
+        try:
+            os.rename(self.spare, self.root)
+        except OSError:  # the cache is on another file system
+            shutil.rmtree(self.spare, ignore_errors=True)
+            return False
+        os.unlink(self.root / MARKER)
+        self.base = files
+        return True
+
+    def prepare(self, paths: Iterable[str]) -> None:
+        """Remove the files of the starting tree that the new site does not have."""
+        wanted = set(paths)
+        stale = [path for path in self.base if path not in wanted]
+        if not stale:
+            return
+        self._touched = True
+        folders = set()
+        for path in stale:
+            del self.base[path]
+            try:
+                os.unlink(f"{self.root}/{path}")
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise OutputError(f"cannot remove {self.root}/{path}: {exc.strerror}") from None
+            folders.add(path.rpartition("/")[0])
+        for folder in sorted(folders, key=len, reverse=True):  # deepest first
+            while folder:
+                try:
+                    os.rmdir(f"{self.root}/{folder}")
+                except OSError:
+                    break  # not empty: other files live there
+                folder = folder.rpartition("/")[0]
 
     def _load_manifest(self) -> None:
         data = read_manifest(self.final)
@@ -92,7 +145,14 @@ class OutputTree:
         return intact(self.final, self.previous)
 
     def reuse(self, path: str, key: str, source: str) -> bool:
-        """Link the file of the same inputs from the previous build or the file store."""
+        """Keep or link the file of the same inputs: already in the starting tree, from
+        the previous build, or from the file store."""
+        base = self.base.get(path)
+        if base is not None and base[0] == key:
+            self._target(path, source)
+            self.manifest[path] = list(base)
+            self.linked += 1
+            return True
         entry = self.previous.get(path)
         if entry and entry[0] == key:
             source_file = f"{self.final}/{path}"
@@ -106,7 +166,7 @@ class OutputTree:
             return False
         target = self._target(path, source)
         try:
-            self._mkdir(target)
+            self._replace(path, target)
             os.link(source_file, target)
         except OSError:
             del self.sources[path.casefold()]
@@ -114,6 +174,19 @@ class OutputTree:
         self.manifest[path] = [key, size]
         self.linked += 1
         return True
+
+    def _replace(self, path: str, target: str) -> None:
+        """Make room for ``target``: its folder, and no file of the starting tree there.
+
+        The starting tree's files are links to the site in place and the file store, so
+        they are unlinked, never written into.
+        """
+        if path in self.base:
+            self._touched = True
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+        else:
+            self._mkdir(target)
 
     def _mkdir(self, target: str) -> None:
         folder = target[: target.rindex("/")]
@@ -139,7 +212,7 @@ class OutputTree:
         if key:
             self.manifest[path] = [key, len(data)]
         try:
-            self._mkdir(target)
+            self._replace(path, target)
             if not self._link_unchanged(path, target, data):
                 with open(target, "wb") as handle:
                     handle.write(data)
@@ -193,6 +266,7 @@ class OutputTree:
         if self.store is None or not isinstance(files, dict) or not self.store.has_all(files):
             return False
         self.previous = {}
+        self.prepare(files)
         for path, entry in files.items():
             if not self.reuse(path, entry[0], "the file store"):
                 return False
@@ -212,14 +286,14 @@ class OutputTree:
             **self.facts,
         }
         text = json.dumps(manifest, sort_keys=True)
-        (self.root / MARKER).write_text(text, "utf-8")
+        (self.root / MARKER).write_text(text, "utf-8")  # a new file: the spare's was unlinked
         if self.store is not None:
             self.store.commit(text, self.manifest, str(self.root))
         if self.final.is_dir() and _exchange(self.root, self.final):
             # One atomic step: at every instant the output folder is the old site or the
-            # new one. The old one now sits where the new one was built; removing its
-            # thousands of files overlaps the rest of the build (and ends before exit).
-            _remove_later(self.root)
+            # new one. The old one now sits where the new one was built: it becomes the
+            # spare, the start of the next build.
+            self._keep_as_spare(self.root)
             return
         old = self.parent / f".{self.final.name}.old-{os.getpid()}"
         try:
@@ -230,10 +304,27 @@ class OutputTree:
             if old.exists() and not self.final.exists():
                 os.rename(old, self.final)
             raise OutputError(f"cannot replace {self.final}: {exc.strerror or exc}") from None
-        shutil.rmtree(old, ignore_errors=True)
+        if old.exists():
+            self._keep_as_spare(old)
+
+    def _keep_as_spare(self, tree: Path) -> None:
+        try:
+            if self.spare is None:
+                raise OSError
+            self.spare.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(tree, self.spare)
+        except OSError:
+            _remove_later(tree)  # removing its thousands of files overlaps the build's end
 
     def abort(self) -> None:
         """Remove the unfinished tree; the previous output stays untouched."""
+        if self.spare and self.base and not self._touched and not self.manifest:
+            with contextlib.suppress(OSError):  # the spare, as it was: keep it for next time
+                (self.root / MARKER).write_text(
+                    json.dumps({"format": MANIFEST_FORMAT, "files": self.base}), "utf-8"
+                )
+                os.rename(self.root, self.spare)
+                return
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -261,7 +352,7 @@ class BuildLock:
     A lock left by a build that was killed (its process is gone) is taken over.
     """
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, spare: Path | None = None) -> None:
         final = Path(os.path.realpath(final))
         self.path = final.parent / f".{final.name}.lock"
 

@@ -183,3 +183,35 @@ def test_an_incremental_build_gives_the_bytes_of_a_build_from_scratch(gancio, tm
     incremental, scratch = (tree_bytes(tmp_path / x / "public") for x in "ab")
     del incremental[".gancio-site"], scratch[".gancio-site"]  # keys name each site's folders
     assert incremental == scratch
+
+
+def test_builds_start_from_the_site_before_and_never_write_into_a_published_file(gancio, tmp_path):
+    (tmp_path / "a").mkdir()
+    config = config_for(gancio, tmp_path / "a")
+    site = tmp_path / "a" / "public"
+    build(config, now_ts=NOW)
+    spare = next((tmp_path / "a" / "cache").glob("*")) / "site"
+    changes = [
+        lambda: gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)"),
+        lambda: gancio.touch(7, tags=["nuovo-tag"]),  # a tag folder appears, one may go
+        lambda: gancio.events.remove(next(r for r in gancio.events if r["id"] == 3)),
+        lambda: gancio.touch(7, tags=["musica"]),
+    ]
+    for number, change in enumerate(changes):
+        published = tree_bytes(site)
+        change()
+        report = build(config, now_ts=NOW)
+        assert report.files_written > 0
+        assert tree_bytes(spare) == published  # the site before, byte for byte
+        fresh_folder = tmp_path / f"fresh{number}"
+        fresh_folder.mkdir()
+        build(config_for(gancio, fresh_folder), now_ts=NOW)
+        incremental, scratch = tree_bytes(site), tree_bytes(fresh_folder / "public")
+        del incremental[".gancio-site"], scratch[".gancio-site"]
+        assert incremental == scratch  # no stale file, no missing one
+        folders = {p.relative_to(site) for p in site.rglob("*") if p.is_dir()}
+        assert folders == {
+            p.relative_to(fresh_folder / "public")
+            for p in (fresh_folder / "public").rglob("*")
+            if p.is_dir()
+        }  # no empty folder left behind
