@@ -13,6 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from browser import serve
 from click.testing import CliRunner
 
 from gancio_site import i18n
@@ -28,7 +29,7 @@ EXPECTED = {
     "it": {
         "heading": "Prossimi eventi",
         "nav": ["In programma", "Tag", "Luoghi"],
-        "footer": "Tutti gli orari sono nel fuso orario Europe/Rome.",
+        "footer": "Tutti gli orari si riferiscono al fuso orario Europe/Rome.",
         "calendar": "Aggiungi al calendario",
         "today": "Oggi",
         "not_found": "Pagina non trovata",
@@ -126,6 +127,18 @@ def test_interface_dates_and_lang_in_each_language(built, language):
     assert want["not_found"] in (site / "404.html").read_text("utf-8")
     # embed.js is a template too: its strings are translated (as JSON string literals).
     assert json.dumps(want["loading"]) in (site / "embed.js").read_text("utf-8")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["it", "es"])
+def test_day_headings_start_with_a_capital(built, page, language):
+    # Babel writes "giovedì 3 dicembre 2026"; a heading starts with a capital all the same.
+    babel = format_date(TODAY, "full", locale=language)
+    with serve(built(language)) as url:
+        page.goto(url + "/index.html")
+        shown = page.locator(".day-heading time").first.inner_text()
+    assert babel[0].islower()
+    assert shown == babel[0].upper() + babel[1:]
 
 
 def test_unknown_language_falls_back_to_english_with_its_own_dates(built):
