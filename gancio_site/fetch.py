@@ -71,7 +71,12 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
         for r in listed
         if not isinstance(r, dict)
     ]
-    rows = _drop_repeats([row for row in listed if isinstance(row, dict)], skipped)
+    rows = [row for row in listed if isinstance(row, dict)]
+    if not config.show_recurrent:
+        # An instance may list occurrences by default (`recurrent_event_visible`): they are
+        # left out of the site, so nothing is fetched about them either.
+        rows = [row for row in rows if not _is_id(row.get("parentId"))]
+    rows = _drop_repeats(rows, skipped)
     snapshot = Snapshot(
         instance=config.instance,
         instance_name=_text(meta.get("nodeName")) or _host(config.instance),
@@ -273,8 +278,7 @@ def _fill_descriptions(
     missing = _apply_cached(snapshot.rows, cache)
     probes = _series_probes(snapshot.rows, missing, series)
     probed = {id(row) for row in probes}
-    missing = [row for row in missing if id(row) not in probed]
-    if len(missing) > EXPORT_THRESHOLD:
+    if sum(id(row) not in probed for row in missing) > EXPORT_THRESHOLD:
         export_query = {k: query[k] for k in ("tags", "places") if k in query}
         if config.show_recurrent:
             export_query["show_recurrent"] = "true"
@@ -288,8 +292,9 @@ def _fill_descriptions(
                 key = row.get("id")
                 if isinstance(key, int) and isinstance(row.get("updatedAt"), str):
                     cache[key] = (row["updatedAt"], row["description"])
-        missing = _apply_cached(missing, cache)
+        missing = _apply_cached(missing, cache)  # a probe failing keeps the export's one
         snapshot.warnings += _home_collection(config, query, snapshot.rows, exported)
+    missing = [row for row in missing if id(row) not in probed]
     _fetch_details(missing + probes, cache, series, client, snapshot.warnings.append)
 
 
@@ -305,11 +310,11 @@ def _home_collection(
         return []
     start, end = query["start"], query.get("end")
     have = {row.get("id") for row in listed}
+    exported = _drop_repeats([row for row in exported if isinstance(row, dict)], [])
     lacking = [
         row.get("id")
         for row in exported
-        if isinstance(row, dict)
-        and isinstance(row.get("start_datetime"), int)
+        if isinstance(row.get("start_datetime"), int)
         and row["start_datetime"] >= start
         and (end is None or row["start_datetime"] <= end)
         and (config.show_recurrent or row.get("parentId") is None)
@@ -384,20 +389,15 @@ def _series_probes(
     chosen: dict[int, dict[str, Any]] = {}
     for row in [*missing, *rows]:
         parent = row.get("parentId")
-        if (
-            isinstance(parent, int)
-            and not isinstance(parent, bool)
-            and isinstance(row.get("id"), int)
-            and parent not in series
-            and parent not in chosen
-        ):
+        known = parent in series or parent in chosen
+        if _is_id(parent) and _is_id(row.get("id")) and not known:
             chosen[parent] = row
     return list(chosen.values())
 
 
 def _parent_of(raw: Any) -> dict[str, Any] | None:
     """Return what a series' parent says of the series (the detail's ``parent`` object)."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), int):
+    if not isinstance(raw, dict) or not _is_id(raw.get("id")):
         return None
     return {k: raw.get(k) for k in ("id", "recurrent", "is_visible", "start_datetime")}
 
@@ -409,7 +409,7 @@ def _attach_parents(
     used = {}
     for row in rows:
         parent_id = row.get("parentId")
-        parent = series.get(parent_id) if type(parent_id) is int else None
+        parent = series.get(parent_id) if _is_id(parent_id) else None
         if parent is not None:
             row["parent"] = used[parent["id"]] = parent
     return used
@@ -442,10 +442,14 @@ def _drop_repeats(rows: list[dict[str, Any]], warnings: list[str]) -> list[dict[
 
 
 def _repeat_key(row: dict[str, Any]) -> tuple[int, Any] | None:
-    parent, key = row.get("parentId"), row.get("id")
-    if isinstance(parent, int) and isinstance(key, int) and not isinstance(key, bool):
+    parent = row.get("parentId")
+    if _is_id(parent) and _is_id(row.get("id")):
         return parent, row.get("start_datetime")
     return None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> str:
