@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -564,12 +565,22 @@ def sydney_rows() -> list[dict]:
         ),
     ],
 )
-def test_the_weekday_is_local_not_utc(tmp_path, zone, weekly, monthly, dates):
+def test_the_weekday_is_local_not_utc(tmp_path, monkeypatch, zone, weekly, monthly, dates):
     now = at("2026-09-28 06:00", SYDNEY)
     assert datetime.fromtimestamp(at("2026-09-29 08:00", SYDNEY), UTC).weekday() == 0  # Monday
+    outputs = []
     with FakeGancio(sydney_rows(), timezone="Australia/Sydney", now=now) as fake:
-        build(config(fake, tmp_path, timezone=zone), now_ts=now)
-    site = tmp_path / "public"
+        for machine in ("UTC", "America/New_York"):  # the machine's zone never shows
+            monkeypatch.setenv("TZ", machine)
+            time.tzset()
+            folder = tmp_path / machine.replace("/", "-")
+            build(config(fake, folder, timezone=zone), now_ts=now)
+            files = sorted(p for p in (folder / "public").rglob("*") if p.is_file())
+            outputs.append({p.relative_to(folder): p.read_bytes() for p in files})
+    monkeypatch.delenv("TZ")
+    time.tzset()
+    assert outputs[0] == outputs[1]
+    site = folder / "public"
     first = (site / "event/sydney-weekly-201/index.html").read_text("utf-8")
     assert rule_text(first) == weekly
     assert re.search(r'class="dt-start" datetime="([^"]+)"', first)[1] == dates[0]
