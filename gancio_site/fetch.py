@@ -363,9 +363,13 @@ def _fetch_details(
     fetchable = [row for row in rows if isinstance(row.get("id"), int)]
     with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
         for row, detail, error in pool.map(one, fetchable):
-            parent = _parent_of(detail.get("parent")) if detail else None
-            if parent is not None and parent["id"] == row.get("parentId"):
-                series[parent["id"]] = parent  # the newest word on the rule
+            if detail and _is_id(row.get("parentId")):
+                # The newest word on the rule; a detail without the parent says there is
+                # none to learn, and the series is not asked about again.
+                parent = _parent_of(detail.get("parent")) or {}
+                stub = {"id": row["parentId"], "recurrent": None}
+                same = parent.get("id") == row["parentId"]
+                series[row["parentId"]] = parent if same else stub
             description = detail.get("description") if detail else None
             if not isinstance(description, str):
                 if not isinstance(row.get("description"), str):  # a cached one stays

@@ -494,6 +494,18 @@ def test_an_unknown_rule_says_recurring_and_is_asked_again(tmp_path):
     assert rule_text(page(tmp_path / "public", 101)) == "Every week on Tuesday"
 
 
+def test_a_series_whose_detail_has_no_parent_is_asked_about_once(tmp_path):
+    orphan = row(300, "Orfano", at("2026-12-10 19:00"), parentId=299)  # no event 299
+    with FakeGancio([*instance_rows(), orphan]) as fake:
+        build(config(fake, tmp_path), now_ts=NOW)
+        assert paths(fake).count("/api/event/detail/300") == 1
+        fake.requests.clear()
+        build(config(fake, tmp_path, output=str(tmp_path / "fresh")), now_ts=NOW)
+        assert paths(fake) == ["/.well-known/nodeinfo/2.0", "/api/events"]
+    orphan_page = (tmp_path / "fresh/event/orfano-300/index.html").read_text("utf-8")
+    assert rule_text(orphan_page) == "Recurring"
+
+
 # --- show_recurrent -------------------------------------------------------------------
 
 
