@@ -1,9 +1,11 @@
 """The local snapshot of fetched data, so `build --offline` needs no network and a warm
 build re-downloads no description that has not changed.
 
-One folder per instance under the cache root, holding two JSON files:
-``events.json`` (the last successful list, with the query and instance facts) and
-``descriptions.json`` (event id -> [updatedAt, description]). Writes are atomic, so an
+One folder per instance under the cache root, holding three JSON files:
+``events.json`` (the last successful list, with the query and instance facts),
+``descriptions.json`` (event id -> [updatedAt, description]) and ``series.json`` (the
+parent of each recurrent series, as the detail of an occurrence gives it, with its rule:
+Gancio sends the rule nowhere else). Writes are atomic, so an
 interrupted build never leaves a half-written cache; an unreadable file is reported and
 treated as absent.
 """
@@ -72,6 +74,21 @@ class Cache:
     def save_descriptions(self, descriptions: dict[int, tuple[str, str]]) -> None:
         items = {str(k): list(v) for k, v in sorted(descriptions.items())}
         self._write("descriptions.json", {"descriptions": items})
+
+    def load_series(self) -> dict[int, dict[str, Any]]:
+        """Return parent id -> the ``parent`` object of its occurrences' detail."""
+        data = self._read("series.json") or {}
+        series = data.get("series")
+        if not isinstance(series, dict):
+            return {}
+        return {
+            int(key): value
+            for key, value in series.items()
+            if key.isdigit() and isinstance(value, dict) and value.get("id") == int(key)
+        }
+
+    def save_series(self, series: dict[int, dict[str, Any]]) -> None:
+        self._write("series.json", {"series": {str(k): v for k, v in sorted(series.items())}})
 
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self.folder / name

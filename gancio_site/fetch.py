@@ -1,19 +1,28 @@
 """Getting the raw events of a site: from the instance, from the cache, or from the demo.
 
 All three give a ``Snapshot``: the rows as Gancio's list endpoint returns them, each with
-its ``description`` filled in, plus the instance's name and time zone.
+its ``description`` filled in (and each occurrence of a recurrent series with its
+``parent``, when known), plus the instance's name and time zone.
 
 Descriptions: the list endpoint has none (API.md section 4). A cached description is
 reused while the event's ``updatedAt`` is unchanged. When more than a few are missing, one
 ``/api/export/json`` request (filtered like the list) brings them all at once; the export
 only covers events that started in the last 24 hours or later (API.md section 6), so
 whatever it lacks is fetched from the detail endpoint, a few requests at a time.
+
+Recurrent series: the rule lives on the series' parent, which no list and no export
+carries (API.md sections 6 and 7); only the detail of an occurrence gives it, as
+``parent``. Every detail fetched for a description is read for it, and the rule is
+cached by parent id: the first build that shows a series whose rule it does not know
+fetches the detail of one of its occurrences (its description comes with it, so that one
+is not fetched otherwise); later builds reuse the cache and ask nothing more.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +40,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_THRESHOLD = 3  # more missing descriptions than this: one export request instead
 DETAIL_WORKERS = 4
+MAX_SERIES_PROBES = 20  # series whose rule a build asks for, at most (one detail each)
 DEMO_INSTANCE = "https://gancio.example.org"
 
 
@@ -65,12 +75,17 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     list_etag = etag if unchanged else client.last_etag
     if listed is None:
         listed = cached["events"] if cached is not None else []
-    rows = [row for row in listed if isinstance(row, dict)]
     skipped = [
         f"skipped a listed event that is not an object: {str(r)[:40]!r}"
         for r in listed
         if not isinstance(r, dict)
     ]
+    rows = [row for row in listed if isinstance(row, dict)]
+    if not config.show_recurrent:
+        # An instance may list occurrences by default (`recurrent_event_visible`): they are
+        # left out of the site, so nothing is fetched about them either.
+        rows = [row for row in rows if not _is_id(row.get("parentId"))]
+    rows = _drop_repeats(rows, skipped)
     snapshot = Snapshot(
         instance=config.instance,
         instance_name=_text(meta.get("nodeName")) or _host(config.instance),
@@ -79,8 +94,9 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
         place_ids=place_ids,
         warnings=skipped,
     )
-    descriptions = cache.load_descriptions()
-    fetched = _fill_descriptions(snapshot, descriptions, client, config, query)
+    descriptions, series = cache.load_descriptions(), cache.load_series()
+    fetched = _fill_descriptions(snapshot, descriptions, series, client, config, query)
+    series = _attach_parents(rows, series)
     keep = {row["id"] for row in rows if isinstance(row.get("id"), int)}
     facts = {  # nothing that changes from one build to the next unless the events do
         "filters": filters(config),
@@ -103,6 +119,7 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
         if not same:  # rewriting identical files would only cost time
             cache.save_events(facts)
             cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
+            cache.save_series(series)
     except OSError as exc:
         snapshot.warnings.append(
             f"could not save the cache in {cache.folder}: {exc.strerror or exc}"
@@ -193,11 +210,17 @@ def load_demo() -> tuple[Snapshot, int]:
         ) from None
     # What /api/events?show_recurrent=true would list: visible events, no recurrent parents.
     rows = [e for e in events if e.get("is_visible") and not e.get("recurrent")]
+    warnings: list[str] = []
+    rows = _drop_repeats(rows, warnings)
+    # The parents are in the snapshot too: each occurrence gets its own, as a detail would.
+    parents = {e.get("id"): _parent_of(e) for e in events if isinstance(e, dict)}
+    _attach_parents(rows, {k: v for k, v in parents.items() if isinstance(k, int)})
     snapshot = Snapshot(
         instance=data.get("instance", DEMO_INSTANCE),
         instance_name=_text(meta.get("nodeName")) or "Gancio",
         timezone=_text(meta.get("nodeTimezone")),
         rows=rows,
+        warnings=warnings,
         captured_at=int(data["captured_at_unix"]),
     )
     return snapshot, int(data["captured_at_unix"])
@@ -262,17 +285,22 @@ def _place_id_by_name(name: str, rows: list[dict[str, Any]]) -> int | None:
 def _fill_descriptions(
     snapshot: Snapshot,
     cache: dict[int, tuple[str, str]],
+    series: dict[int, dict[str, Any]],
     client: GancioClient,
     config: SiteConfig,
     query: dict[str, Any],
 ) -> bool:
     """Put a description on every row: cache, then one export, then details.
 
-    Return True when anything was fetched (an export or a detail).
+    One occurrence of each series whose rule ``series`` lacks is fetched in detail too
+    (its description with it), so that ``series`` learns the rule. Return True when
+    anything was fetched (an export or a detail).
     """
     before = client.requests_made
     missing = _apply_cached(snapshot.rows, cache)
-    if len(missing) > EXPORT_THRESHOLD:
+    probes = _series_probes(snapshot.rows, missing, series)
+    probed = {id(row) for row in probes}
+    if sum(id(row) not in probed for row in missing) > EXPORT_THRESHOLD:
         export_query = {k: query[k] for k in ("tags", "places") if k in query}
         if config.show_recurrent:
             export_query["show_recurrent"] = "true"
@@ -286,10 +314,11 @@ def _fill_descriptions(
                 key = row.get("id")
                 if isinstance(key, int) and isinstance(row.get("updatedAt"), str):
                     cache[key] = (row["updatedAt"], row["description"])
-        missing = _apply_cached(missing, cache)
+        missing = _apply_cached(missing, cache)  # a probe failing keeps the export's one
         snapshot.warnings += _home_collection(config, query, snapshot.rows, exported)
-    _fetch_details(missing, cache, client, snapshot.warnings.append)
-    return bool(missing) or client.requests_made > before
+    missing = [row for row in missing if id(row) not in probed]
+    _fetch_details(missing + probes, cache, series, client, snapshot.warnings.append)
+    return bool(missing or probes) or client.requests_made > before
 
 
 def _home_collection(
@@ -304,11 +333,11 @@ def _home_collection(
         return []
     start, end = query["start"], query.get("end")
     have = {row.get("id") for row in listed}
+    exported = _drop_repeats([row for row in exported if isinstance(row, dict)], [])
     lacking = [
         row.get("id")
         for row in exported
-        if isinstance(row, dict)
-        and isinstance(row.get("start_datetime"), int)
+        if isinstance(row.get("start_datetime"), int)
         and row["start_datetime"] >= start
         and (end is None or row["start_datetime"] <= end)
         and (config.show_recurrent or row.get("parentId") is None)
@@ -342,9 +371,12 @@ def _apply_cached(
 def _fetch_details(
     rows: list[dict[str, Any]],
     cache: dict[int, tuple[str, str]],
+    series: dict[int, dict[str, Any]],
     client: GancioClient,
     warn: Callable[[str], None],
 ) -> None:
+    """Fetch the detail of ``rows``: their description, and their series' rule."""
+
     def one(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
         try:
             return row, client.event_detail(row["id"]), ""
@@ -354,11 +386,20 @@ def _fetch_details(
     fetchable = [row for row in rows if isinstance(row.get("id"), int)]
     with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
         for row, detail, error in pool.map(one, fetchable):
+            if detail and _is_id(row.get("parentId")):
+                # The newest word on the rule; a detail without the parent says there is
+                # none to learn, and the series is not asked about again.
+                parent = _parent_of(detail.get("parent")) or {}
+                stub = {"id": row["parentId"], "recurrent": None}
+                same = parent.get("id") == row["parentId"]
+                series[row["parentId"]] = parent if same else stub
             description = detail.get("description") if detail else None
             if not isinstance(description, str):
-                warn(
-                    f"event {row['id']}: no description ({error or 'not found'}); built without it"
-                )
+                if not isinstance(row.get("description"), str):  # a cached one stays
+                    warn(
+                        f"event {row['id']}: no description ({error or 'not found'}); "
+                        "built without it"
+                    )
                 continue
             row["description"] = description
             if isinstance(row.get("updatedAt"), str):
@@ -374,6 +415,81 @@ def _without_description(
     if "description" not in row or kept is None or kept[0] != row.get("updatedAt"):
         return row
     return {k: v for k, v in row.items() if k != "description"}
+
+
+def _series_probes(
+    rows: list[dict[str, Any]],
+    missing: list[dict[str, Any]],
+    series: dict[int, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Return one occurrence of each series whose rule is unknown, preferring one whose
+    description is missing too."""
+    chosen: dict[int, dict[str, Any]] = {}
+    for row in [*missing, *rows]:
+        parent = row.get("parentId")
+        known = parent in series or parent in chosen
+        if _is_id(parent) and _is_id(row.get("id")) and not known:
+            chosen[parent] = row
+    # At most a few each build, far below the instance's rate limit: the rest are learned
+    # by the next builds (rules are cached), and meanwhile say just "Recurring".
+    return list(chosen.values())[:MAX_SERIES_PROBES]
+
+
+def _parent_of(raw: Any) -> dict[str, Any] | None:
+    """Return what a series' parent says of the series (the detail's ``parent`` object)."""
+    if not isinstance(raw, dict) or not _is_id(raw.get("id")):
+        return None
+    return {k: raw.get(k) for k in ("id", "recurrent", "is_visible", "start_datetime")}
+
+
+def _attach_parents(
+    rows: list[dict[str, Any]], series: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Give each occurrence its series' ``parent``; return the series the rows use."""
+    used = {}
+    for row in rows:
+        parent_id = row.get("parentId")
+        parent = series.get(parent_id) if _is_id(parent_id) else None
+        if parent is not None:
+            row["parent"] = used[parent["id"]] = parent
+    return used
+
+
+def _drop_repeats(rows: list[dict[str, Any]], warnings: list[str]) -> list[dict[str, Any]]:
+    """Keep one occurrence per series and start time (the lowest id).
+
+    Gancio's ``1d`` and ``2m`` rules are stored but broken: they add the same occurrence
+    again every 30 minutes (API.md section 7), and a site would list it dozens of times.
+    """
+    first: dict[tuple[int, Any], int] = {}
+    for row in rows:
+        key = _repeat_key(row)
+        if key is not None:
+            first[key] = min(first.get(key, row["id"]), row["id"])
+    kept, repeats = [], Counter[int]()
+    for row in rows:
+        key = _repeat_key(row)
+        if key is not None and first[key] != row["id"]:
+            repeats[key[0]] += 1
+        else:
+            kept.append(row)
+    warnings += [
+        f"series {parent}: left out {count} repeated occurrence{'s' if count > 1 else ''} "
+        "at the same time (Gancio repeats those of `1d` and `2m` rules)"
+        for parent, count in repeats.items()
+    ]
+    return kept
+
+
+def _repeat_key(row: dict[str, Any]) -> tuple[int, Any] | None:
+    parent = row.get("parentId")
+    if _is_id(parent) and _is_id(row.get("id")):
+        return parent, row.get("start_datetime")
+    return None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> str:

@@ -9,10 +9,12 @@ sees a raw dict or a unix timestamp.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -82,6 +84,28 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Recurrence:
+    """The rule of a recurrent series, as Gancio applies it (API.md section 7).
+
+    Every ``weeks`` weeks on ``weekday``; or, when ``weeks`` is 0, every month: on ``day``
+    of the month, or on the ``ordinal`` ``weekday`` of the month (1 to 4, or -1: the last).
+    A weekday, day or ordinal the occurrence's own date (in the site's zone) contradicts is
+    left out (0), so the rule says less rather than something wrong: "every 2 weeks",
+    "every month".
+    """
+
+    weeks: int = 0
+    weekday: int = 0  # ISO: 1 Monday ... 7 Sunday
+    day: int = 0
+    ordinal: int = 0
+
+    @property
+    def weekday_date(self) -> date | None:
+        """A day on ``weekday``, to have its name formatted in the site's language."""
+        return date(2024, 1, self.weekday) if self.weekday else None  # 1 January 2024: Monday
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One event (or one occurrence of a recurrent series), times aware in the site's zone."""
 
@@ -96,6 +120,7 @@ class Event:
     online_locations: tuple[str, ...] = ()
     image: Image | None = None
     parent_id: int | None = None
+    recurrence: Recurrence | None = None  # the series' rule, when known
     updated_at: datetime | None = None
     description: str = ""  # sanitised HTML
     source_url: str = ""  # the event's page on the Gancio instance
@@ -174,6 +199,7 @@ class Parser:
             online_locations=self._links(event_id, raw.get("online_locations")),
             image=self._image(event_id, raw.get("media")),
             parent_id=_as_int(raw.get("parentId")),
+            recurrence=_recurrence(raw.get("parent"), start, self.tz),
             updated_at=_as_iso(raw.get("updatedAt")),
             description=self.description(event_id, raw.get("description")),
             source_url=self._source_url(raw.get("slug"), event_id),
@@ -320,6 +346,43 @@ class Parser:
         # Gancio links with `slug || id` (API.md section 9).
         key = slug if isinstance(slug, str) and slug.strip() else str(event_id)
         return f"{self.instance}/event/{quote(clean_text(key), safe='')}"
+
+
+def _recurrence(parent: Any, start: datetime, tz: ZoneInfo) -> Recurrence | None:
+    """Return the rule of an occurrence's series from its ``parent`` (as the detail endpoint
+    gives it: ``{id, recurrent, is_visible, start_datetime}``), or None when unknown.
+
+    Gancio keeps the parent's weekday, time and day of the month in the instance's zone
+    (the site's, unless configured otherwise); ``1d`` and ``2m`` are stored but broken.
+    """
+    rule = parent.get("recurrent") if isinstance(parent, dict) else None
+    if not isinstance(rule, dict) or not isinstance(rule.get("frequency"), str):
+        return None
+    origin_ts = _as_timestamp(parent.get("start_datetime"))
+    origin = start if origin_ts is None else datetime.fromtimestamp(origin_ts, tz)
+    weekly = re.fullmatch(r"([1-9])w", rule["frequency"])  # Gancio reads one digit
+    if weekly:
+        same_day = origin.isoweekday() == start.isoweekday()
+        return Recurrence(weeks=int(weekly[1]), weekday=start.isoweekday() if same_day else 0)
+    if rule["frequency"] != "1m":
+        return None
+    return _monthly(rule.get("type"), origin, start)
+
+
+def _monthly(kind: Any, origin: datetime, start: datetime) -> Recurrence | None:
+    last_day = calendar.monthrange(start.year, start.month)[1]
+    if kind == "ordinal":  # the parent's day of the month
+        # A day the month lacks (31 in April) cannot be kept: the last day then fits too.
+        fits = start.day == origin.day or start.day == last_day < origin.day
+        return Recurrence(day=origin.day if fits else 0)
+    ordinal = _as_int(kind)  # the n-th (-1: the last) of the parent's weekday
+    if ordinal not in (1, 2, 3, 4, -1):
+        return None
+    nth = -1 if start.day + 7 > last_day else 0  # the last of its weekday this month
+    fits = ordinal in (nth, (start.day - 1) // 7 + 1)
+    if not fits or origin.isoweekday() != start.isoweekday():
+        return Recurrence()
+    return Recurrence(weekday=start.isoweekday(), ordinal=ordinal)
 
 
 def _as_int(value: Any) -> int | None:

@@ -227,7 +227,19 @@ class SiteBuilder:
         folder = self.urls.event(event)
         ics = folder + "event.ics"
         key = self.event_key(event)
-        yield self.page(folder + "index.html", "event.html", key, event=event, ics=ics)
+        others: list[Event] = []  # the other occurrences of its series on this site
+        if event.parent_id is not None:
+            if not hasattr(self, "_series"):  # parent id -> occurrences, made once
+                self._series: dict[int, list[Event]] = {}
+                for e in self.events:
+                    if e.parent_id is not None:
+                        self._series.setdefault(e.parent_id, []).append(e)
+            others = [e for e in self._series[event.parent_id] if e.id != event.id]
+        dates = [f"{self.urls.event(e)} {e.start.isoformat()} {e.end}" for e in others]
+        page_key = _digest(key, *dates) if dates else key
+        yield self.page(
+            folder + "index.html", "event.html", page_key, event=event, ics=ics, other_dates=others
+        )
         yield Job(
             ics,
             f"calendar of event {event.id}",

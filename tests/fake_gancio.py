@@ -433,6 +433,10 @@ class FakeGancio:
         self.write_limit = 6  # POST /api/event per client address and window (API.md 14)
         self.write_window = 300.0  # seconds; Retry-After is what is left of the window
         self.moderate_users = False  # hide new events of role "user" (not 1.21's default)
+        # Instance settings for recurrent events (API.md 4): occurrences listed without
+        # `show_recurrent`, and whether the instance allows recurrent events at all.
+        self.recurrent_event_visible = False
+        self.allow_recurrent_event = True
         self.write_delay = 0.0  # seconds between saving a new event and answering
         self._write_hits: dict[str, tuple[float, int]] = {}
 
@@ -673,7 +677,8 @@ class FakeGancio:
             query=_js_str(q.get("query", "")) or None,
             tags=tags or None,
             places=places or None,
-            show_recurrent=_is_true(q.get("show_recurrent"), False),
+            show_recurrent=self.allow_recurrent_event
+            and _is_true(q.get("show_recurrent"), self.recurrent_event_visible),
             show_multidate=_is_true(q.get("show_multidate"), True),
             limit=_js_or_zero(q.get("max")),
             page=_js_or_zero(q.get("page")),

@@ -13,6 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from browser import serve
 from click.testing import CliRunner
 
 from gancio_site import i18n
@@ -28,7 +29,7 @@ EXPECTED = {
     "it": {
         "heading": "Prossimi eventi",
         "nav": ["In programma", "Tag", "Luoghi"],
-        "footer": "Tutti gli orari sono nel fuso orario Europe/Rome.",
+        "footer": "Tutti gli orari si riferiscono al fuso orario Europe/Rome.",
         "calendar": "Aggiungi al calendario",
         "today": "Oggi",
         "not_found": "Pagina non trovata",
@@ -128,6 +129,18 @@ def test_interface_dates_and_lang_in_each_language(built, language):
     assert json.dumps(want["loading"]) in (site / "embed.js").read_text("utf-8")
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["it", "es"])
+def test_day_headings_start_with_a_capital(built, page, language):
+    # Babel writes "giovedì 3 dicembre 2026"; a heading starts with a capital all the same.
+    babel = format_date(TODAY, "full", locale=language)
+    with serve(built(language)) as url:
+        page.goto(url + "/index.html")
+        shown = page.locator(".day-heading time").first.inner_text()
+    assert babel[0].islower()
+    assert shown == babel[0].upper() + babel[1:]
+
+
 def test_unknown_language_falls_back_to_english_with_its_own_dates(built):
     site = built("nl")
     home = (site / "index.html").read_text("utf-8")
@@ -203,9 +216,10 @@ def test_every_template_message_is_translated(messages, language):
         if entry is None or entry.fuzzy or not all(strings):
             problems.append(f"missing: {message!r}")
             continue
-        source = message if isinstance(message, str) else message[1]
+        # A plural's forms may leave the number out ("Every week"), nothing else.
+        sources = [message] if isinstance(message, str) else list(message)
         for translated in strings:
-            if placeholders(translated) != placeholders(source):
+            if placeholders(translated) not in [placeholders(s) for s in sources]:
                 problems.append(f"placeholders or tags differ: {translated!r}")
     stale = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
     problems += [f"not in the templates: {m!r}" for m in stale - set(messages)]
