@@ -622,3 +622,14 @@ def test_the_demo_series_read_as_gancio_runs_them(tmp_path):
         for name in expected
     }
     assert shown == expected
+
+
+def test_a_build_asks_for_few_unknown_rules_at_a_time():
+    from gancio_site.fetch import MAX_SERIES_PROBES, _series_probes
+
+    rows = [{"id": 1000 + n, "parentId": n} for n in range(1, 60)]
+    probes = _series_probes(rows, rows[:5], {})
+    assert len(probes) == MAX_SERIES_PROBES == 20  # 59 series: the rest in later builds
+    assert [row["parentId"] for row in probes[:5]] == [1, 2, 3, 4, 5]  # missing first
+    known = {n: {"id": n} for n in range(1, 50)}
+    assert [row["parentId"] for row in _series_probes(rows, [], known)] == list(range(50, 60))
