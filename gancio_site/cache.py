@@ -60,6 +60,15 @@ class Cache:
 
     def save_events(self, data: dict[str, Any]) -> None:
         self._write("events.json", {**data, "instance": self.instance})
+        self._write("events.etag", {"etag": data.get("etag")})
+
+    def load_etag(self) -> str | None:
+        """Return the ETag of the saved list (a small file: no need to parse the list).
+
+        ``events.json`` holds it too: a 304 is trusted only when both agree.
+        """
+        etag = (self._read("events.etag") or {}).get("etag")
+        return etag if isinstance(etag, str) else None
 
     def load_descriptions(self) -> dict[int, tuple[str, str]]:
         """Return id -> (updatedAt, description) for every cached description."""

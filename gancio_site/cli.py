@@ -16,15 +16,9 @@ from typing import Any
 import click
 
 from . import __version__
-from .api import GancioClient
-from .auth import TOKEN_ENV, forget_token, load_credentials, save_token
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
 from .errors import AuthError, ConfigError, GancioSiteError
-from .publish import STATE_FILE, Publisher
-from .scaffold import create_site
-from .serve import Options
-from .serve import serve as run_serve
 
 MAX_WARNINGS = 20
 EXIT_CODES = """\b
@@ -229,6 +223,9 @@ def serve(
       gancio-site serve --demo
       gancio-site serve --port 8001 --refresh 30
     """
+    from .serve import Options
+    from .serve import serve as run_serve
+
     _setup_logging(verbose, False)
     if offline and demo:
         click.echo("Error: --offline and --demo cannot be combined", err=True)
@@ -282,6 +279,8 @@ def init(directory: Path, force: bool) -> None:
     Examples:
       gancio-site init my-agenda && cd my-agenda && gancio-site serve --demo
     """
+    from .scaffold import create_site
+
     try:
         created = create_site(directory, force=force)
     except GancioSiteError as exc:
@@ -347,6 +346,9 @@ def login(
       gancio-site login --instance https://gancio.example.org -u me@example.org
       printf '%s\\n' "$PASSWORD" | gancio-site login -u me@example.org --password-stdin
     """
+    from .api import GancioClient
+    from .auth import TOKEN_ENV, save_token
+
     _setup_logging(False, False)
     try:
         config = _site(config_path, instance=instance)
@@ -375,6 +377,9 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
       gancio-site whoami
       GANCIO_TOKEN=... gancio-site whoami --instance https://gancio.example.org
     """
+    from .api import GancioClient
+    from .auth import load_credentials
+
     _setup_logging(False, False)
     try:
         config = _site(config_path, instance=instance)
@@ -411,6 +416,8 @@ def logout(config_path: Path | None, instance: str | None) -> None:
     Examples:
       gancio-site logout --instance https://gancio.example.org
     """
+    from .auth import TOKEN_ENV, forget_token
+
     try:
         config = _site(config_path, instance=instance)
         path = forget_token(config.instance)
@@ -450,6 +457,10 @@ def publish(
       gancio-site publish --dry-run
       gancio-site publish events/2026-11-07-cucito.md
     """
+    from .api import GancioClient
+    from .auth import load_credentials
+    from .publish import STATE_FILE, Publisher
+
     _setup_logging(False, False)
     root = config_path.parent if config_path else Path(".")
     try:

@@ -66,11 +66,13 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
     place_ids = _resolve_places(config, client)
     query = list_query(config, now, place_ids)
-    cached = cache.load_events()
     # The tag of the last list saved: an answer with the same tag has the same bytes,
     # whatever the query, so the cached rows stand for it.
-    etag = cached.get("etag") if cached is not None else None
-    listed = client.events(query, etag if isinstance(etag, str) else None)
+    etag = cache.load_etag()
+    listed = client.events(query, etag)
+    cached = cache.load_events() if listed is None else None
+    if listed is None and (cached is None or cached.get("etag") != etag):
+        listed = client.events(query)  # the saved list is not the one of that tag
     unchanged = listed is None  # 304: the cached list is the server's list
     list_etag = etag if unchanged else client.last_etag
     if listed is None:

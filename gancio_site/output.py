@@ -102,7 +102,7 @@ class OutputTree:
             shutil.rmtree(self.spare, ignore_errors=True)
             return False
         os.unlink(self.root / MARKER)
-        self.base = files
+        self.base = dict(files)  # changed by prepare(): not the remembered manifest
         return True
 
     def prepare(self, paths: Iterable[str]) -> None:
@@ -407,13 +407,26 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def read_manifest(final: Path) -> dict[str, object]:
-    """Return the manifest of the site in ``final`` ({} when there is none we can use)."""
+    """Return the manifest of the site in ``final`` ({} when there is none we can use).
+
+    The last one read is remembered while its file is the same (a build reads it twice).
+    """
+    path = os.path.join(os.path.realpath(final), MARKER)
     try:
-        data = json.loads((Path(os.path.realpath(final)) / MARKER).read_text("utf-8"))
+        info = os.stat(path)
+        stamp = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+        if _last_manifest[0] == stamp:
+            return _last_manifest[1]
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
     except (OSError, ValueError):
         return {}  # no previous build, or one from an older version: render everything
     ok = isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT
-    return data if ok else {}
+    _last_manifest[:] = [stamp, data if ok else {}]
+    return _last_manifest[1]
+
+
+_last_manifest: list = [None, {}]
 
 
 def intact(final: Path | str, files: object) -> bool:

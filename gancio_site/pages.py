@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from .feeds import FEED_ITEMS, build_feeds
@@ -35,8 +36,7 @@ from .widget import JsonWriter
 EMBED_FILES = ("embed.js", "embed/index.html", "embed/builder.html")
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(NamedTuple):  # a tuple: a site has tens of thousands, made on every build
     """One output file: where it goes, what it is, the key of its inputs, how to make it."""
 
     path: str
@@ -141,7 +141,7 @@ class SiteBuilder:
                 job = self.page(
                     name, name, counts, tags=self._tag_counts(), places=self._place_counts()
                 )
-                yield job if name.endswith(".html") else replace(job, kind="script")
+                yield job if name.endswith(".html") else job._replace(kind="script")
         everything = _digest(*(self.event_key(e) for e in self.events))
         yield Job("sitemap.xml", "sitemap", self._key("sitemap", everything), self.sitemap, "data")
         yield Job("robots.txt", "robots.txt", self._key("robots"), self.robots, "data")

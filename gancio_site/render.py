@@ -26,19 +26,12 @@ from markupsafe import Markup, escape
 from . import __version__, i18n, seo
 from .errors import GancioSiteError
 from .models import Event, Place, SiteInfo
+from .theme import theme_dir
 from .urls import UrlMap, climb, relative
 
 
 class TemplateFailed(GancioSiteError):
     """A template could not be loaded or rendered; the message names file and line."""
-
-
-def theme_dir() -> Path:
-    """Return the folder of the default theme (inside the wheel, or the source checkout)."""
-    packaged = Path(__file__).parent / "theme"
-    if (packaged / "templates").is_dir():
-        return packaged
-    return Path(__file__).parent.parent
 
 
 class Formatter:

@@ -18,7 +18,7 @@ from typing import Any
 from . import __version__
 from .config import CONFIG_FILE, KEYS, PATH_KEYS, SiteConfig
 from .errors import OutputError
-from .render import theme_dir
+from .theme import theme_dir
 
 # Shown (commented out) for keys whose default is empty, so a user sees the value's shape.
 EXAMPLES: dict[str, Any] = {

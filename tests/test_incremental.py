@@ -215,3 +215,16 @@ def test_builds_start_from_the_site_before_and_never_write_into_a_published_file
             for p in (fresh_folder / "public").rglob("*")
             if p.is_dir()
         }  # no empty folder left behind
+
+
+def test_a_304_is_trusted_only_when_the_saved_list_is_the_one_of_that_tag(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    events = next((tmp_path / "cache").glob("*/events.json"))
+    data = json.loads(events.read_text())
+    data["etag"] = 'W/"written-by-a-build-that-was-stopped"'  # events.etag says otherwise
+    events.write_text(json.dumps(data))
+    gancio.requests.clear()
+    build(config, now_ts=NOW + 60)
+    listed = [r.headers.get("If-None-Match") for r in gancio.requests if r.path == "/api/events"]
+    assert len(listed) == 2 and listed[0] and listed[1] is None  # asked again, whole
