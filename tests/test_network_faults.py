@@ -21,7 +21,7 @@ from sitekit import site_config
 from gancio_site.api import GancioClient
 from gancio_site.build import build
 from gancio_site.cli import main
-from gancio_site.errors import ConnectionFailed, GancioSiteError
+from gancio_site.errors import BadResponse, ConnectionFailed, GancioSiteError
 
 NOW = 1796301525
 
@@ -153,6 +153,72 @@ def test_offline_still_works_after_a_failed_online_build(gancio, tmp_path):
     gancio.fail("/api/events", status=500, times=-1)
     with pytest.raises(GancioSiteError, match="HTTP 500"):
         build(config, now_ts=NOW, client=quick(gancio.url))
+    assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+def test_a_login_page_where_json_was_expected(gancio, tmp_path):
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    gancio.fail("/api/events", status=302, body="", headers={"Location": "/login"})
+    gancio.fail("/login", status=200, body="<!doctype html><title>Login</title><form>")
+    with pytest.raises(BadResponse) as caught:
+        build(config, now_ts=NOW, client=quick(gancio.url))
+    assert str(caught.value) == (
+        f"GET {gancio.url}/api/events?start={NOW} did not answer JSON (got text/html, 41 bytes); "
+        "is this the address of a Gancio instance?"
+    )
+    assert site_files(tmp_path / "public") == before
+    assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+class Stall:
+    """A server that answers with its headers and the first byte, then nothing at all."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            self.requests += 1
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            conn.sendall(b"Content-Length: 1000\r\n\r\n[")
+            self.held.append(conn)  # open and silent
+
+    def close(self) -> None:
+        for sock in (*self.held, self.sock):
+            sock.close()
+
+
+def test_a_server_that_sends_headers_then_stalls(gancio, tmp_path):
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    server = Stall()
+    try:
+        client = GancioClient(server.url, timeout=0.5, retries=2, backoff=0.01)
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailed) as caught:
+            build(config_for(server.url, tmp_path), now_ts=NOW, client=client)
+        assert time.monotonic() - started < 3 * 0.5 + 2
+        assert server.requests == 3  # the first attempt and two retries
+    finally:
+        server.close()
+    assert str(caught.value) == (
+        f"GET {server.url}/.well-known/nodeinfo/2.0 failed: no answer in time (timeout)"
+    )
+    assert site_files(tmp_path / "public") == before
     assert build(config, mode="offline", now_ts=NOW).events == 30
 
 
