@@ -264,7 +264,7 @@ def test_a_host_name_that_does_not_resolve(gancio, tmp_path):
     before = site_files(tmp_path / "public")
     started = time.monotonic()
     result = cli_build("http://gancio.invalid/")
-    assert time.monotonic() - started < BACKOFF + 5
+    assert time.monotonic() - started < BACKOFF + 30  # four look-ups, the resolver's own time
     url = "http://gancio.invalid/.well-known/nodeinfo/2.0"
     assert_failed_cleanly(result, url, "the host name could not be resolved", before, tmp_path)
     gancio.stop()  # offline means no network at all
