@@ -260,8 +260,10 @@ def test_each_page_works_under_its_policy(page, violations, site, name):
         page.wait_for_selector("gancio-site-events .f")  # the preview ran
         page.locator('input[name="tags"][value="musica"]').check()
         page.get_by_label("Dark").check()
+        # A function, not an expression: Playwright polls an expression with eval, which
+        # the page's policy refuses.
         page.wait_for_function(
-            "document.getElementById('gs-script').value.includes('data-theme=\"dark\"')"
+            "() => document.getElementById('gs-script').value.includes('data-theme=\"dark\"')"
         )
         page.wait_for_function(
             """() => document.querySelector("gancio-site-events")
