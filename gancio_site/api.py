@@ -178,6 +178,9 @@ class GancioClient:
                 # server sending a byte at a time would never let the deadline be checked.
                 try:
                     chunk = response.raw.read1(64 * 1024, decode_content=True)
+                except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+                    # Headers came, then nothing for `timeout` seconds: a stalled answer.
+                    raise _TooSlow(f"no data for {self.timeout:g} s") from None
                 except (urllib3.exceptions.HTTPError, OSError) as exc:
                     raise requests.ConnectionError(str(exc)) from None
                 if not chunk:

@@ -2,9 +2,11 @@
 
 The store is ``$XDG_CONFIG_HOME/gancio-site/tokens.json`` (``~/.config/gancio-site/`` when
 the variable is unset): the folder is made 0700 and the file 0600 before a token is written
-into it, and it is replaced atomically. ``GANCIO_TOKEN`` wins over the store, so CI needs no
-file at all. Gancio tokens never expire and cannot be revoked (API.md section 3): forgetting
-one here does not invalidate it on the server.
+into it, and it is replaced atomically. A token is never taken from a store that other
+users may open (any group or other permission bit): its tokens are as good as passwords.
+``GANCIO_TOKEN`` wins over the store, so CI needs no file at all. Gancio tokens never
+expire and cannot be revoked (API.md section 3): forgetting one here does not invalidate it
+on the server.
 
 Nothing in this module logs or formats a token.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +64,7 @@ def load_credentials(instance: str, env: Mapping[str, str] | None = None) -> Cre
     entry = _read(path).get(instance_key(instance))
     if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
         return None
+    _check_private(path)
     return Credentials(entry["token"], str(path), str(entry.get("email", "")))
 
 
@@ -95,6 +99,21 @@ def _read(path: Path) -> dict[str, Any]:
         ) from None
     tokens = data.get("tokens") if isinstance(data, dict) else None
     return dict(tokens) if isinstance(tokens, dict) else {}
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a store that users other than its owner may open (POSIX permissions)."""
+    if os.name != "posix":
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # gone since it was read: nothing to protect
+    if mode & 0o077:
+        raise DataError(
+            f"the token store {path} is not private (mode {mode:04o}); make it readable by "
+            f"you only with `chmod 600 {path}`, or delete it and run `gancio-site login` again"
+        )
 
 
 def _write(path: Path, tokens: dict[str, Any]) -> None:

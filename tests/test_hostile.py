@@ -8,8 +8,11 @@ which no script ever runs in a real browser.
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 
 import feedparser
 import icalendar
@@ -241,3 +244,78 @@ def test_no_script_runs_in_a_real_browser(hostile_site, page):
         dialogs = page.dialogs
     assert dialogs == []
     assert len(pages) > 20
+
+
+# --- 50,000 events -----------------------------------------------------------------------
+
+MANY = 50_000
+
+
+def many_rows(count: int) -> list[dict]:
+    """``count`` upcoming events, cheap to make: 30 tags, 50 places, every 20th multi-day."""
+    rows = []
+    for i in range(1, count + 1):
+        start = NOW + 3600 + 600 * i
+        rows.append(
+            row(
+                i,
+                title=f"Serata {i} <b>&amp;</b>",
+                start_datetime=start,
+                end_datetime=start + (3 * 86400 if i % 20 == 0 else 7200),
+                multidate=i % 20 == 0,
+                tags=[f"tag {i % 30}"] if i % 4 else [],
+                place={**PLACE, "id": i % 50 + 1, "name": f"Sala {i % 50 + 1}"},
+                description=f"<p>Evento <strong>{i}</strong><script>alert({i})</script></p>",
+            )
+        )
+    return rows
+
+
+def test_fifty_thousand_events_build_whole(tmp_path):
+    with FakeGancio(many_rows(MANY), now=NOW) as fake:
+        env = {
+            "GANCIO_INSTANCE": fake.url,
+            "GANCIO_BASE_URL": "https://example.org/",
+            "GANCIO_OUTPUT": str(tmp_path / "public"),
+            "GANCIO_CACHE": str(tmp_path / "cache"),
+        }
+        report = build(load_config(None, env=env), now_ts=NOW)
+        asked = [r.path for r in fake.requests]
+    assert (report.events, report.warnings) == (MANY, [])
+    assert asked == ["/.well-known/nodeinfo/2.0", "/api/events", "/api/export/json"]
+    site = tmp_path / "public"
+
+    data = json.loads((site / "events.json").read_text("utf-8"))
+    assert len({e["id"] for e in data["events"]}) == MANY
+    assert "<script" not in data["events"][0]["description"]
+    lists = list(site.rglob("events.json"))
+    assert len(lists) == 1 + 30 + 50  # the site, every tag, every place
+    for path in lists:
+        assert json.loads(path.read_text("utf-8"))["events"], path
+    feeds = list(site.rglob("rss.xml")) + list(site.rglob("atom.xml"))
+    assert len(feeds) == 2 * len(lists)
+    for feed in feeds:
+        parsed = feedparser.parse(feed.read_bytes())
+        assert not parsed.bozo and len(parsed.entries) == 50, feed
+    # icalendar takes 20 s over all 50,000: the whole calendar is counted, a place's parsed.
+    assert (site / "events.ics").read_bytes().count(b"BEGIN:VEVENT\r\n") == MANY
+    calendar = icalendar.Calendar.from_ical((site / "place/sala-1/events.ics").read_bytes())
+    assert len(calendar.walk("VEVENT")) == MANY // 50
+    assert len(list(site.glob("event/*/index.html"))) == MANY
+    assert len(list(site.glob("event/*/event.ics"))) == MANY
+
+    # Nothing beside the output and the cache; inside the output, no link that could lead
+    # out (the folders list real entries only, so with no link every path is inside).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
+    links = [e.path for e in entries(site) if e.is_symlink()]
+    assert links == []
+    files = sum(1 for e in entries(site) if e.is_file())
+    assert files == report.files_written + 1  # and the manifest, .gancio-site
+
+
+def entries(folder: Path) -> Iterator[os.DirEntry]:
+    """Every entry under ``folder``, links not followed."""
+    for entry in os.scandir(folder):
+        yield entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from entries(Path(entry.path))

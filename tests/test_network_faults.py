@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import ssl
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fake_gancio import FakeGancio
 from sitekit import site_config
 
 from gancio_site.api import GancioClient
 from gancio_site.build import build
-from gancio_site.errors import ConnectionFailed, GancioSiteError
+from gancio_site.cli import main
+from gancio_site.errors import BadResponse, ConnectionFailed, GancioSiteError
 
 NOW = 1796301525
 
@@ -148,3 +154,167 @@ def test_offline_still_works_after_a_failed_online_build(gancio, tmp_path):
     with pytest.raises(GancioSiteError, match="HTTP 500"):
         build(config, now_ts=NOW, client=quick(gancio.url))
     assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+def test_a_login_page_where_json_was_expected(gancio, tmp_path):
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    gancio.fail("/api/events", status=302, body="", headers={"Location": "/login"})
+    gancio.fail("/login", status=200, body="<!doctype html><title>Login</title><form>")
+    with pytest.raises(BadResponse) as caught:
+        build(config, now_ts=NOW, client=quick(gancio.url))
+    assert str(caught.value) == (
+        f"GET {gancio.url}/api/events?start={NOW} did not answer JSON (got text/html, 41 bytes); "
+        "is this the address of a Gancio instance?"
+    )
+    assert site_files(tmp_path / "public") == before
+    assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+class Stall:
+    """A server that answers with its headers and the first byte, then nothing at all."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            self.requests += 1
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            conn.sendall(b"Content-Length: 1000\r\n\r\n[")
+            self.held.append(conn)  # open and silent
+
+    def close(self) -> None:
+        for sock in (*self.held, self.sock):
+            sock.close()
+
+
+def test_a_server_that_sends_headers_then_stalls(gancio, tmp_path):
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    server = Stall()
+    try:
+        client = GancioClient(server.url, timeout=0.5, retries=2, backoff=0.01)
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailed) as caught:
+            build(config_for(server.url, tmp_path), now_ts=NOW, client=client)
+        assert time.monotonic() - started < 3 * 0.5 + 2
+        assert server.requests == 3  # the first attempt and two retries
+    finally:
+        server.close()
+    assert str(caught.value) == (
+        f"GET {server.url}/.well-known/nodeinfo/2.0 failed: no answer in time (timeout)"
+    )
+    assert site_files(tmp_path / "public") == before
+    assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+# --- faults before any answer: through the command line, as a CI job meets them ----------
+
+RETRIES = 3  # what `gancio-site build` allows after the first attempt
+BACKOFF = 1 + 2 + 4  # seconds it waits between those attempts
+
+
+def cli_build(instance: str, *flags: str):
+    """Run `gancio-site build` against ``instance`` from the test's folder, at NOW."""
+    return CliRunner().invoke(
+        main,
+        ["build", "--instance", instance, "--base-url", "https://example.org/", *flags],
+        env={"SOURCE_DATE_EPOCH": str(NOW)},
+    )
+
+
+def site_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a built site (its manifest too), by path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def assert_failed_cleanly(
+    result, url: str, reason: str, before: dict[str, bytes], tmp_path
+) -> None:
+    """Exit 1, one Error line naming ``url``, one warning per retry, the site untouched."""
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[-1] == f"Error: GET {url} failed: {reason}"
+    assert [line for line in lines if line.startswith("Error:")] == [lines[-1]]
+    retries = [line for line in lines if line.startswith(f"Warning: GET {url}: {reason}; retrying")]
+    assert len(retries) == RETRIES and len(lines) == RETRIES + 1, lines
+    assert site_files(tmp_path / "public") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gancio-cache", "public"]
+
+
+def test_a_host_name_that_does_not_resolve(gancio, tmp_path):
+    assert cli_build(gancio.url).exit_code == 0
+    before = site_files(tmp_path / "public")
+    started = time.monotonic()
+    result = cli_build("http://gancio.invalid/")
+    assert time.monotonic() - started < BACKOFF + 30  # four look-ups, the resolver's own time
+    url = "http://gancio.invalid/.well-known/nodeinfo/2.0"
+    assert_failed_cleanly(result, url, "the host name could not be resolved", before, tmp_path)
+    gancio.stop()  # offline means no network at all
+    offline = cli_build(gancio.url, "--offline")
+    assert offline.exit_code == 0, offline.output
+    assert "from 30 events" in offline.stdout
+    assert site_files(tmp_path / "public") == before
+
+
+@pytest.fixture
+def unanswered() -> Iterator[tuple[socket.socket, list[socket.socket]]]:
+    """A listening socket whose accept queue is full: the kernel drops new SYNs unanswered,
+    as a firewalled or overloaded host does. Yields it and its filler connections."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    fillers: list[socket.socket] = []
+    yield listener, fillers
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+def fill_backlog(listener: socket.socket, fillers: list[socket.socket]) -> None:
+    """Listen with no room for pending connections, and connect until one hangs."""
+    listener.listen(0)
+    address = listener.getsockname()
+    for _ in range(8):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(address)
+        fillers.append(filler)
+        if not select.select([], [filler], [], 0.3)[1]:  # still waiting: the queue is full
+            break
+    with pytest.raises(TimeoutError):  # the trick works here: a new connect gets no answer
+        socket.create_connection(address, timeout=0.3).close()
+
+
+def test_a_connect_that_times_out(gancio, unanswered, tmp_path):
+    assert cli_build(gancio.url).exit_code == 0
+    before = site_files(tmp_path / "public")
+    port = int(gancio.url.rpartition(":")[2])
+    gancio.stop()
+    listener, fillers = unanswered
+    listener.bind(("127.0.0.1", port))  # the same instance, now unreachable
+    fill_backlog(listener, fillers)
+    started = time.monotonic()
+    result = cli_build(gancio.url, "--timeout", "1")
+    assert time.monotonic() - started < (RETRIES + 1) * 1 + BACKOFF + 5
+    url = f"{gancio.url}/.well-known/nodeinfo/2.0"
+    assert_failed_cleanly(result, url, "no answer in time (timeout)", before, tmp_path)
+    offline = cli_build(gancio.url, "--offline")
+    assert offline.exit_code == 0, offline.output
+    assert "from 30 events" in offline.stdout
+    assert site_files(tmp_path / "public") == before
