@@ -19,6 +19,7 @@ from . import __version__
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
 from .errors import AuthError, ConfigError, GancioSiteError
+from .progress import for_terminal, reporting
 
 MAX_WARNINGS = 20
 EXIT_CODES = """\b
@@ -162,7 +163,8 @@ def build(
         config = load_config(config_path, overrides=overrides, require_instance=not demo)
         if demo and not config.base_url:
             config = _with(config, base_url="http://localhost:8000/")
-        report = run_build(config, mode="demo" if demo else "offline" if offline else "online")
+        with reporting(for_terminal(quiet)):
+            report = run_build(config, mode="demo" if demo else "offline" if offline else "online")
     except GancioSiteError as exc:
         fail(exc)
         return

@@ -35,6 +35,7 @@ from .api import GancioClient, redact
 from .cache import Cache
 from .config import SiteConfig, resolve_time
 from .errors import ApiError, ConfigError, DataError
+from .progress import current
 
 log = logging.getLogger(__name__)
 
@@ -386,8 +387,11 @@ def _fetch_details(
             return row, None, str(exc)
 
     fetchable = [row for row in rows if isinstance(row.get("id"), int)]
+    progress = current()
+    progress.start("Fetching event details", len(fetchable))
     with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
-        for row, detail, error in pool.map(one, fetchable):
+        for done, (row, detail, error) in enumerate(pool.map(one, fetchable), 1):
+            progress.update(done)
             if detail and _is_id(row.get("parentId")):
                 # The newest word on the rule; a detail without the parent says there is
                 # none to learn, and the series is not asked about again.
@@ -406,6 +410,7 @@ def _fetch_details(
             row["description"] = description
             if isinstance(row.get("updatedAt"), str):
                 cache[row["id"]] = (row["updatedAt"], description)
+    progress.finish()
 
 
 def _without_description(

@@ -10,13 +10,17 @@ number of processes. Where ``fork`` is missing the jobs run here, one after the 
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import select
+import struct
 import sys
 from collections.abc import Sequence
 
 from .errors import GancioSiteError
 from .output import OutputTree
 from .pages import Job
+from .progress import TTY_INTERVAL, current
 
 MIN_JOBS_PER_WORKER = 400  # below this, starting a process costs more than it saves
 
@@ -35,21 +39,36 @@ def workers(count: int) -> int:
 def render(tree: OutputTree, jobs: Sequence[Job]) -> None:
     """Render and write ``jobs`` (already claimed in ``tree``), in parallel where it pays."""
     shares = _shares(jobs, workers(len(jobs)))
+    # One counter per process in memory shared with the forks: the progress line adds them.
+    counts = mmap.mmap(-1, 8 * len(shares))
+    progress = current()
+    progress.start("Rendering", len(jobs))
     children = []
-    for share in shares[1:]:
+    for index, share in enumerate(shares[1:], 1):
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             os.close(read)
-            _work(tree, share, write)
+            _work(tree, share, write, counts, index)
         os.close(write)
         children.append((pid, read))
     try:
-        _run(tree, shares[0])
+        _run(tree, shares[0], counts, 0)
+        pipes = [read for _, read in children]
+        while pipes:  # the workers' results arrive when they are done
+            progress.update(_done(counts))
+            ready, _, _ = select.select(pipes, [], [], TTY_INTERVAL)
+            pipes = [pipe for pipe in pipes if pipe not in ready]
     finally:  # the workers finish before the tree may be removed, even after an error here
         errors = [_collect(tree, pid, read) for pid, read in children]
+    progress.update(_done(counts))
+    progress.finish()
     if any(errors):
         raise GancioSiteError(next(e for e in errors if e))
+
+
+def _done(counts: mmap.mmap) -> int:
+    return sum(struct.unpack_from(f"{len(counts) // 8}q", counts))
 
 
 def _shares(jobs: Sequence[Job], count: int) -> list[Sequence[Job]]:
@@ -67,16 +86,20 @@ def _shares(jobs: Sequence[Job], count: int) -> list[Sequence[Job]]:
     return [others] + [events[index :: count - 1] for index in range(count - 1)]
 
 
-def _run(tree: OutputTree, jobs: Sequence[Job]) -> None:
-    for job in jobs:
+def _run(tree: OutputTree, jobs: Sequence[Job], counts: mmap.mmap, index: int) -> None:
+    progress = current() if index == 0 else None
+    for done, job in enumerate(jobs, 1):
         tree.store_file(job.path, f"{tree.root}/{job.path}", job.make(), job.key)
+        struct.pack_into("q", counts, 8 * index, done)
+        if progress is not None and done % 64 == 0:
+            progress.update(_done(counts))
 
 
-def _work(tree: OutputTree, jobs: Sequence[Job], pipe: int) -> None:
+def _work(tree: OutputTree, jobs: Sequence[Job], pipe: int, counts: mmap.mmap, index: int) -> None:
     result: dict[str, object]
     tree.manifest, tree.written, tree.linked = {}, 0, 0
     try:
-        _run(tree, jobs)
+        _run(tree, jobs, counts, index)
         result = {"manifest": tree.manifest, "written": tree.written, "linked": tree.linked}
     except GancioSiteError as exc:
         result = {"error": str(exc)}
