@@ -14,7 +14,7 @@ from html import escape
 
 from feedgen.feed import FeedGenerator
 
-from . import __version__
+from . import __version__, i18n
 from .models import Event, SiteInfo
 
 FEED_ITEMS = 50  # the next 50 events; the calendar and JSON files list them all
@@ -44,7 +44,10 @@ def build_feeds(
     fg = FeedGenerator()
     fg.id(page_url)
     fg.title(title)
-    fg.subtitle(site.description or f"Upcoming events from {site.instance_name}")
+    _ = i18n.translations(site.language).gettext
+    fg.subtitle(
+        site.description or _("Upcoming events from %(name)s") % {"name": site.instance_name}
+    )
     # feedgen takes the RSS <link> from the last link set: the self link goes first.
     fg.link(href=feed_url, rel="self")
     fg.link(href=page_url, rel="alternate")

@@ -10,7 +10,9 @@ The file lives in the cache folder and is rewritten only when its entries change
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import mmap
 import os
 import struct
 import tempfile
@@ -36,36 +38,41 @@ class Fragments:
     def __init__(self, path: str | None = None, salt: str = "") -> None:
         self.path = path
         self.salt = salt
-        self.old: dict[str, bytes] = self._load() if path else {}
+        # The last build's entries stay in the file (mapped, not copied): key -> (start, end).
+        self._data: mmap.mmap | bytes = b""
+        self.old: dict[str, tuple[int, int]] = self._load() if path else {}
         self.new: dict[str, bytes] = {}
         self.made = 0  # entries made by this process (not found in the last build's)
-        self.reused = 0
+        self._kept: set[str] = set()
+
+    @property
+    def reused(self) -> int:
+        """How many of the last build's entries this process used."""
+        return len(self._kept)
 
     def get(self, key: str, make: Callable[[], bytes]) -> bytes:
         """Return the entry of ``key``, made by ``make`` only when no build made it yet."""
         value = self.new.get(key)
         if value is None:
-            value = self.old.get(key)
-            if value is None:
-                value = make()
-                self.made += 1
-            else:
-                self.reused += 1
-            self.new[key] = value
+            span = self.old.get(key)
+            if span is not None:  # a view of the file: joined into the output, never copied
+                self._kept.add(key)
+                return memoryview(self._data)[span[0] : span[1]]  # type: ignore[return-value]
+            value = self.new[key] = make()
+            self.made += 1
         return value
+
+    def stored(self, key: str) -> bytes | None:
+        """Return the last build's entry of ``key``, if it has one."""
+        span = self.old.get(key)
+        return None if span is None else self._data[span[0] : span[1]]
 
     def save(self, live: Iterable[str]) -> None:
         """Keep the entries of the ``live`` keys (made now or before) for the next build."""
         if not self.path:
             return
-        kept = {}
-        for key in live:
-            value = self.new.get(key)
-            if value is None:
-                value = self.old.get(key)
-            if value is not None:
-                kept[key] = value
-        if kept.keys() == self.old.keys():
+        kept = [key for key in live if key in self.new or key in self.old]
+        if len(kept) == len(self.old) and all(key in self.old for key in kept):
             return  # the same entries (a key names its bytes): nothing to write
         folder = os.path.dirname(self.path)
         try:
@@ -74,29 +81,34 @@ class Fragments:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(FORMAT + self.salt.encode("ascii").ljust(KEY_SIZE)[:KEY_SIZE])
                 # key, length, bytes: read back with slices, nothing to interpret.
-                handle.writelines(
-                    b"".join((key.encode("ascii"), _LENGTH.pack(len(value)), value))
-                    for key, value in kept.items()
-                )
+                for key in kept:
+                    value = self.new.get(key)
+                    if value is None:
+                        value = self.stored(key) or b""
+                    handle.write(b"".join((key.encode("ascii"), _LENGTH.pack(len(value)), value)))
+            if isinstance(self._data, mmap.mmap):  # done with the old file, which Windows
+                with contextlib.suppress(BufferError):  # could not replace while mapped
+                    self._data.close()
+                self._data, self.old = b"", {}
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("could not save %s: %s", self.path, exc)
 
-    def _load(self) -> dict[str, bytes]:
+    def _load(self) -> dict[str, tuple[int, int]]:
         assert self.path
         try:
             with open(self.path, "rb") as handle:
-                data = handle.read()
+                size = os.fstat(handle.fileno()).st_size
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except FileNotFoundError:
             return {}
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.warning("ignoring the unreadable %s (%s)", self.path, exc)
             return {}
         salt = self.salt.encode("ascii").ljust(KEY_SIZE)[:KEY_SIZE]
-        if not data.startswith(FORMAT + salt):
+        if data[: len(FORMAT) + KEY_SIZE] != FORMAT + salt:
             return {}  # another version, other settings, or not ours: no use
-        entries: dict[str, bytes] = {}
-        view = memoryview(data)
+        entries: dict[str, tuple[int, int]] = {}
         at, end = len(FORMAT) + KEY_SIZE, len(data)
         while at < end:
             head = at + KEY_SIZE + _LENGTH.size
@@ -105,13 +117,12 @@ class Fragments:
             (size,) = _LENGTH.unpack_from(data, at + KEY_SIZE)
             if head + size > end:
                 break
-            entries[bytes(view[at : at + KEY_SIZE]).decode("ascii", "replace")] = bytes(
-                view[head : head + size]
-            )
+            entries[data[at : at + KEY_SIZE].decode("ascii", "replace")] = (head, head + size)
             at = head + size
         if at != end:
             log.warning("ignoring the damaged %s", self.path)
             return {}
+        self._data = data
         return entries
 
 

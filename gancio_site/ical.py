@@ -81,7 +81,10 @@ class CalendarWriter:
 
     def calendar(self, events: Iterable[Event], name: str) -> bytes:
         """Return a VCALENDAR listing ``events``."""
-        head = b"".join(
+        return b"".join(self.parts(events, name))
+
+    def _head(self, name: str) -> bytes:
+        return b"".join(
             fold(line)
             for line in (
                 "BEGIN:VCALENDAR",
@@ -93,7 +96,11 @@ class CalendarWriter:
                 f"X-WR-TIMEZONE:{text(self.site.timezone)}",
             )
         )
-        return head + b"".join(self.vevent(e) for e in events) + b"END:VCALENDAR\r\n"
+
+    def parts(self, events: Iterable[Event], name: str) -> list[bytes]:
+        """Return the VCALENDAR listing ``events`` as pieces to write one after the other
+        (a calendar of every event is megabytes: it is never joined in memory)."""
+        return [self._head(name), *(self.vevent(e) for e in events), b"END:VCALENDAR\r\n"]
 
     def _vevent(self, event: Event) -> bytes:
         url = self.event_urls[event.id]

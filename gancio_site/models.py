@@ -225,7 +225,7 @@ class Parser:
         data = raw.encode("utf-8", "surrogatepass")
         key = hashlib.blake2b(data, digest_size=16).hexdigest()
         html = self.sanitised.get(key, lambda: self._sanitise(raw).encode("utf-8", "surrogatepass"))
-        return html.decode("utf-8", "surrogatepass")
+        return str(html, "utf-8", "surrogatepass")  # bytes, or a view of the memo file
 
     def _sanitise(self, raw: str) -> str:
         html = sanitize_html(raw, self.instance + "/")

@@ -27,6 +27,8 @@ from .store import FileStore
 
 log = logging.getLogger(__name__)
 
+Piece = bytes | bytearray | memoryview
+Content = Piece | list[Piece]  # a file's bytes, or its pieces in order
 MARKER = ".gancio-site"  # marks the folder as ours; holds the manifest of input keys
 MANIFEST_FORMAT = 1
 
@@ -199,7 +201,7 @@ class OutputTree:
                 pass
             self._folders.add(folder)
 
-    def write(self, path: str, data: bytes, source: str, key: str = "") -> None:
+    def write(self, path: str, data: Content, source: str, key: str = "") -> None:
         """Write ``data`` at output path ``path``; refuse escapes and second writes."""
         self.store_file(path, self._target(path, source), data, key)
 
@@ -207,15 +209,18 @@ class OutputTree:
         """Reserve output path ``path`` (checked as ``write`` does); return its file."""
         return self._target(path, source)
 
-    def store_file(self, path: str, target: str, data: bytes, key: str = "") -> None:
-        """Write ``data`` to a claimed ``target`` (and keep it in the file store)."""
+    def store_file(self, path: str, target: str, data: Content, key: str = "") -> None:
+        """Write ``data`` (bytes, or pieces to write in turn) to a claimed ``target``,
+        and keep it in the file store."""
+        pieces = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+        size = sum(len(piece) for piece in pieces)
         if key:
-            self.manifest[path] = [key, len(data)]
+            self.manifest[path] = [key, size]
         try:
             self._replace(path, target)
-            if not self._link_unchanged(path, target, data):
+            if not self._link_unchanged(path, target, pieces, size):
                 with open(target, "wb") as handle:
-                    handle.write(data)
+                    handle.writelines(pieces)
                 self.written += 1
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -243,17 +248,21 @@ class OutputTree:
         self.sources[key] = source
         return f"{self.root}/{path}"
 
-    def _link_unchanged(self, path: str, target: str, data: bytes) -> bool:
+    def _link_unchanged(self, path: str, target: str, pieces: list[Piece], size: int) -> bool:
         previous = f"{self.final}/{path}"
         if path not in self.previous and self.store is not None:
             kept = self.store.previous_file(path)  # no site in place: the last build's file
             previous = kept or previous
         try:
-            if os.stat(previous).st_size != len(data):
+            if os.stat(previous).st_size != size:
                 return False
             with open(previous, "rb") as handle:
-                if handle.read() != data:
+                old = memoryview(handle.read())
+            at = 0
+            for piece in pieces:
+                if old[at : at + len(piece)] != piece:
                     return False
+                at += len(piece)
             os.link(previous, target)
         except OSError:
             return False

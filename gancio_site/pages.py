@@ -29,6 +29,7 @@ from .fragments import Fragments
 from .ical import CalendarWriter
 from .models import Event, SiteInfo
 from .organise import by_place, by_tag, group_by_day
+from .output import Content
 from .render import Renderer
 from .urls import UrlMap
 from .widget import JsonWriter
@@ -42,7 +43,7 @@ class Job(NamedTuple):  # a tuple: a site has tens of thousands, made on every b
     path: str
     source: str
     key: str
-    make: Callable[[], bytes]
+    make: Callable[[], Content]  # bytes, or pieces written one after the other
     kind: str  # "page", "feed", "calendar" or "data"
 
 
@@ -190,10 +191,10 @@ class SiteBuilder:
             (
                 feeds["ics"],
                 f"calendar of {page_url}",
-                lambda: self.calendars.calendar(c.events, c.title),
+                lambda: self.calendars.parts(c.events, c.title),
                 "calendar",
             ),
-            (feeds["json"], f"JSON of {page_url}", lambda: self.json.document(c.events), "data"),
+            (feeds["json"], f"JSON of {page_url}", lambda: self.json.parts(c.events), "data"),
         ]
         # The feeds show the first FEED_ITEMS events only: a change further down is not theirs.
         shown = _digest(context, *keys[:FEED_ITEMS])

@@ -41,8 +41,17 @@ class JsonWriter:
 
     def document(self, events: Sequence[Event]) -> bytes:
         """Return the JSON document listing ``events``."""
-        body = b",".join(self.remember("json", e, lambda e=e: self._event(e)) for e in events)
-        return self._head.encode() + body + self._tail.encode("utf-8")
+        return b"".join(self.parts(events))
+
+    def parts(self, events: Sequence[Event]) -> list[bytes]:
+        """Return the JSON document as pieces to write one after the other."""
+        parts = [self._head.encode()]
+        for index, event in enumerate(events):
+            if index:
+                parts.append(b",")
+            parts.append(self.remember("json", event, lambda e=event: self._event(e)))
+        parts.append(self._tail.encode("utf-8"))
+        return parts
 
     def _event(self, event: Event) -> bytes:
         urls = self.urls

@@ -166,7 +166,11 @@ def test_inline_code_is_allowed_by_its_hash_and_nowhere_else(demo, demo_it):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("csp")
-    build_demo(root, root / "public", "--base-url", "https://agenda.example.org/")
+    # Ten events a page: the later pages of the lists (page/2/...) are checked too.
+    build_demo(
+        root, root / "public", "--base-url", "https://agenda.example.org/", "--page-size", "10"
+    )
+    assert (root / "public" / "page" / "2" / "index.html").is_file()
     return root / "public"
 
 

@@ -27,6 +27,7 @@ TODAY = date(2026, 12, 3)  # the demo data's capture day
 # A few strings a native speaker sees on every site, per language.
 EXPECTED = {
     "it": {
+        "feed": "Prossimi eventi su",
         "heading": "Prossimi eventi",
         "nav": ["In programma", "Tag", "Luoghi"],
         "footer": "Tutti gli orari si riferiscono al fuso orario Europe/Rome.",
@@ -36,6 +37,7 @@ EXPECTED = {
         "loading": "Caricamento degli eventi…",
     },
     "es": {
+        "feed": "Próximos eventos en",
         "heading": "Próximos eventos",
         "nav": ["Próximos", "Etiquetas", "Lugares"],
         "footer": "Todos los horarios corresponden a la zona horaria Europe/Rome.",
@@ -45,6 +47,7 @@ EXPECTED = {
         "loading": "Cargando eventos…",
     },
     "fr": {
+        "feed": "Prochains événements sur",
         "heading": "Événements à venir",
         "nav": ["À venir", "Étiquettes", "Lieux"],
         "footer": "Toutes les heures sont données dans le fuseau horaire Europe/Rome.",
@@ -54,6 +57,7 @@ EXPECTED = {
         "loading": "Chargement des événements…",
     },
     "de": {
+        "feed": "Kommende Veranstaltungen auf",
         "heading": "Kommende Veranstaltungen",
         "nav": ["Demnächst", "Schlagwörter", "Orte"],
         "footer": "Alle Uhrzeiten beziehen sich auf die Zeitzone Europe/Rome.",
@@ -63,6 +67,7 @@ EXPECTED = {
         "loading": "Veranstaltungen werden geladen …",
     },
     "ca": {
+        "feed": "Propers esdeveniments a",
         "heading": "Propers esdeveniments",
         "nav": ["Propers", "Etiquetes", "Llocs"],
         "footer": "Tots els horaris corresponen a la zona horària Europe/Rome.",
@@ -72,6 +77,7 @@ EXPECTED = {
         "loading": "S’estan carregant els esdeveniments…",
     },
     "pt": {
+        "feed": "Próximos eventos em",
         "heading": "Próximos eventos",
         "nav": ["Próximos", "Etiquetas", "Locais"],
         "footer": "Todos os horários estão no fuso horário Europe/Rome.",
@@ -125,6 +131,8 @@ def test_interface_dates_and_lang_in_each_language(built, language):
     event = (site / EVENT).read_text("utf-8")
     assert want["calendar"] in text(event)
     assert want["not_found"] in (site / "404.html").read_text("utf-8")
+    if "feed" in want:  # the feeds' subtitle (a site without a description of its own)
+        assert f"<description>{want['feed']} " in (site / "rss.xml").read_text("utf-8")
     # embed.js is a template too: its strings are translated (as JSON string literals).
     assert json.dumps(want["loading"]) in (site / "embed.js").read_text("utf-8")
 

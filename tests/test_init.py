@@ -122,6 +122,8 @@ def test_deploy_files_build_nightly_and_on_demand(tmp_path):
     assert any("gancio-site build" in step.get("run", "") for step in steps)
     assert workflow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages@")
     netlify = tomllib.loads((tmp_path / "netlify.toml").read_text())
+    ours = tomllib.loads((Path(__file__).parent.parent / "netlify.toml").read_text())
+    assert netlify["headers"] == ours["headers"]  # the same security headers as ours
     assert netlify["build"]["publish"] == "public"
     assert (tmp_path / ".gitignore").read_text().splitlines()[1:] == [
         "/public/",
