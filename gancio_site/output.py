@@ -159,7 +159,9 @@ class OutputTree:
         if entry and entry[0] == key:
             source_file = f"{self.final}/{path}"
             size = entry[1]
-        elif self.store is not None and key in self.store.sizes:
+        elif not self.previous and self.store is not None and key in self.store.sizes:
+            # No site in place (the store holds the keys of the site in place, when there
+            # is one: no need to read its manifest then).
             source_file = self.store.file(key)
             size = self.store.sizes[key]
         else:
@@ -250,7 +252,7 @@ class OutputTree:
 
     def _link_unchanged(self, path: str, target: str, pieces: list[Piece], size: int) -> bool:
         previous = f"{self.final}/{path}"
-        if path not in self.previous and self.store is not None:
+        if not self.previous and self.store is not None:
             kept = self.store.previous_file(path)  # no site in place: the last build's file
             previous = kept or previous
         try:
