@@ -251,6 +251,11 @@ class GancioClient:
             raise BadResponse(f"GET {shown} did not answer a place", shown)
         return place
 
+    def search_places(self, text: str) -> list[dict[str, Any]]:
+        """Return the places whose name or address contains ``text`` (any case; at most 10)."""
+        found = self.get_json("/api/place", {"search": text})
+        return [p for p in found if isinstance(p, dict)] if isinstance(found, list) else []
+
     def nodeinfo(self) -> dict[str, Any]:
         """Return the public nodeinfo document (name and time zone of the instance)."""
         data = self.get_json("/.well-known/nodeinfo/2.0", allow_404=True)

@@ -106,7 +106,7 @@ def main() -> None:
 @click.option("--templates", help="Templates overriding the default theme (default: templates).")
 @click.option("--static", help="Static files overriding the default theme (default: static).")
 @click.option("--timeout", help="Seconds to wait for each answer from Gancio (default: 20).")
-@click.option("--language", help="Language of dates, e.g. en, it, es (interface: English for now).")
+@click.option("--language", help="Language of dates and interface: en, it, es, fr, de, ca, pt...")
 @click.option("--timezone", help="IANA time zone (default: the instance's).")
 @click.option("--tag", "tags", multiple=True, help="Only events with this tag (repeatable).")
 @click.option(

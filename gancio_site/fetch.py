@@ -249,6 +249,15 @@ def _resolve_places(config: SiteConfig, client: GancioClient) -> dict[str, int]:
     problems = []
     for place in config.places:
         found = client.place(place)  # ids are checked too: an unknown one means an empty site
+        if found is None and not place.isdigit():
+            # Gancio looks names up exactly; its search ignores case: "biblioteca civica"
+            # finds "Biblioteca Civica" when that is the only such name.
+            same = [
+                p
+                for p in client.search_places(place)
+                if isinstance(p.get("name"), str) and p["name"].casefold() == place.casefold()
+            ]
+            found = same[0] if len(same) == 1 else None
         if found is None or not isinstance(found.get("id"), int):
             what = "numbered" if place.isdigit() else "named"
             problems.append(f"places: {redact(config.instance)} has no place {what} {place!r}")

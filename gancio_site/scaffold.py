@@ -111,6 +111,8 @@ def site_files() -> dict[str, str]:
         ".github/workflows/build.yml": files.joinpath("build.yml").read_text("utf-8"),
         "requirements.txt": (
             "# The gancio-site release this site is built with (CI and Netlify install it).\n"
+            "# Until gancio-site is published on PyPI, replace the line below with where\n"
+            "# you install it from, e.g. gancio-site @ git+https://<its repository>\n"
             f"gancio-site~={major}.{minor}.0\n"
         ),
         ".gitignore": files.joinpath("gitignore.txt").read_text("utf-8"),

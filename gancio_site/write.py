@@ -125,7 +125,12 @@ def _write(
         "counts": {"pages": report.pages, "feeds": report.feeds, "calendars": report.calendars},
     }
     try:
-        _guard_shrink(config, tree.previous_events, len(events))
+        previous, where = tree.previous_events, f"the site in {config.output}"
+        if previous is None and store is not None:  # no site in place (a new CI checkout):
+            kept = store.manifest.get("events")  # the last build kept in the cache counts
+            previous = kept if isinstance(kept, int) else None
+            where = f"the last build (kept in {config.cache})"
+        _guard_shrink(config, previous, len(events), where)
     except GancioSiteError:
         tree.abort()
         raise
@@ -149,14 +154,14 @@ def _write(
     report.entries_made, report.entries_reused = fragments.made, fragments.reused
 
 
-def _guard_shrink(config: SiteConfig, previous: int | None, now: int) -> None:
+def _guard_shrink(config: SiteConfig, previous: int | None, now: int, where: str) -> None:
     """Refuse to replace a site with an empty or gutted one (a broken or filtered fetch)."""
     if config.allow_shrink or previous is None or previous == 0:
         return
     if now == 0 or (previous >= 10 and now < previous * config.shrink_limit):
         raise OutputError(
-            f"this build has {now} events where the site in {config.output} has {previous}; "
-            "refusing to replace it (is the instance or a filter wrong?); "
+            f"this build has {now} events where {where} has {previous}; "
+            "refusing to publish it (is the instance or a filter wrong?); "
             "rebuild with --allow-shrink if that is right"
         )
 

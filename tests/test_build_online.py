@@ -95,6 +95,17 @@ def test_b03_query_encoding_and_place_names(gancio, tmp_path, fixed_now):
     assert all(e["place"]["name"] in ("Parco della Pace", "Biblioteca Civica") for e in events)
 
 
+def test_a_place_name_in_other_case_is_found_by_gancios_search(gancio, tmp_path, fixed_now):
+    report = build(config_for(gancio, tmp_path, places=["parco DELLA pace"]), now_ts=fixed_now)
+    asked = [(r.path, r.query) for r in gancio.requests[1:4]]
+    assert asked[:2] == [
+        ("/api/place/parco%20DELLA%20pace", ""),  # exact names only: 404
+        ("/api/place", "search=parco%20DELLA%20pace"),
+    ]
+    assert asked[2][0] == "/api/events" and "places=3" in asked[2][1]
+    assert report.events > 0
+
+
 def test_unknown_place_name_is_a_config_error(gancio, tmp_path, fixed_now):
     with pytest.raises(ConfigError, match=r"places: .* has no place named 'Nowhere'"):
         build(config_for(gancio, tmp_path, places=["Nowhere"]), now_ts=fixed_now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -217,6 +218,19 @@ def test_an_empty_or_gutted_fetch_never_replaces_the_site(tmp_path):
             == 10
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
+
+
+def test_a_new_checkout_with_the_cache_is_guarded_too(tmp_path):
+    # CI keeps the cache, not the output: the last build kept there is the one to compare.
+    with FakeGancio() as fake:
+        build(config_for(fake.url, tmp_path), now_ts=1796301525)
+        shutil.rmtree(tmp_path / "public")
+        typo = config_for(fake.url, tmp_path, tags=["Musica"])  # the tag is "musica"
+        with pytest.raises(
+            OutputError, match=r"0 events where the last build \(kept in .*\) has 30"
+        ):
+            build(typo, now_ts=1796301525)
+    assert not (tmp_path / "public").exists()
 
 
 def test_a_second_build_at_the_same_time_is_refused(tmp_path):
