@@ -365,6 +365,7 @@ class BuildLock:
 
     def __init__(self, final: Path, spare: Path | None = None) -> None:
         final = Path(os.path.realpath(final))
+        self.final = final
         self.path = final.parent / f".{final.name}.lock"
 
     def __enter__(self) -> BuildLock:
@@ -376,7 +377,7 @@ class BuildLock:
                 owner = _read_pid(self.path)
                 if owner is not None and _alive(owner):
                     raise OutputError(
-                        f"another build (process {owner}) is writing {self.path.parent}; "
+                        f"another build (process {owner}) is writing {self.final}; "
                         f"wait for it, or remove {self.path} if no build is running"
                     ) from None
                 log.warning("removing the stale lock %s of a build that stopped", self.path)

@@ -241,7 +241,9 @@ def test_a_second_build_at_the_same_time_is_refused(tmp_path):
     (tmp_path / ".public.lock").write_text(str(os.getppid()))  # a live process holds it
     result = CliRunner().invoke(main, ["build", "--demo"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: another build (process {os.getppid()}) is writing")
+    assert result.stderr.startswith(
+        f"Error: another build (process {os.getppid()}) is writing {tmp_path.resolve()}/public;"
+    )
     (tmp_path / ".public.lock").write_text("999999999")  # a build that was killed
     result = CliRunner().invoke(main, ["build", "--demo"])
     assert result.exit_code == 0, result.output
