@@ -295,20 +295,20 @@ def _when(value: Any) -> str:
     return text
 
 
-def _max(value: Any) -> int | None:
+def _whole(value: Any, minimum: int, expected: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"expected {expected}, got {value!r}")
     return value
+
+
+def _max(value: Any) -> int | None:
+    return _whole(value, 1, "a whole number of at least 1")
 
 
 def _page_size(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a whole number (0 for no pages), got {value!r}")
-    return value
+    return _whole(value, 0, "a whole number (0 for no pages)")
 
 
 def _bool(value: Any) -> bool:
