@@ -109,7 +109,7 @@ _SPACES = re.compile(r"[ \t\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=1024)  # a page and its calendar ask in turn; more only costs memory
 def html_to_text(html: str) -> str:
     """Return the plain text of (sanitised) ``html``: paragraphs separated by blank lines.
 

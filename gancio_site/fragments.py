@@ -42,6 +42,7 @@ class Fragments:
         self._data: mmap.mmap | bytes = b""
         self.old: dict[str, tuple[int, int]] = self._load() if path else {}
         self.new: dict[str, bytes] = {}
+        self._pid = os.getpid()
         self.made = 0  # entries made by this process (not found in the last build's)
         self._kept: set[str] = set()
 
@@ -58,8 +59,10 @@ class Fragments:
             if span is not None:  # a view of the file: joined into the output, never copied
                 self._kept.add(key)
                 return memoryview(self._data)[span[0] : span[1]]  # type: ignore[return-value]
-            value = self.new[key] = make()
+            value = make()
             self.made += 1
+            if os.getpid() == self._pid:  # a rendering process (a fork) never saves them
+                self.new[key] = value
         return value
 
     def stored(self, key: str) -> bytes | None:

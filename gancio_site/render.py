@@ -29,6 +29,8 @@ from .models import Event, Place, SiteInfo
 from .theme import theme_dir
 from .urls import UrlMap, climb, relative
 
+_MARK = "\x00"  # where a list entry's links climb to the root (see event_item)
+
 
 class TemplateFailed(GancioSiteError):
     """A template could not be loaded or rendered; the message names file and line."""
@@ -108,7 +110,7 @@ class Renderer:
         )
         # |tojson writes '=' as \u003d too (the same JSON value), as _finalize does for text.
         self.env.policies["json.dumps_function"] = _json_dumps
-        self._items: dict[tuple[int, int], Markup] = {}
+        self._items: dict[int, str] = {}  # event id -> list entry, links marked
         self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
         self.env.globals.update(
             site=site,
@@ -147,22 +149,34 @@ class Renderer:
     def event_item(self, event: Event, depth: int) -> Markup:
         """Return ``_event_item.html`` for ``event`` on a page ``depth`` folders deep.
 
-        A busy event appears on the home page and on each of its tag and place pages:
-        its list entry is rendered once per depth and reused (links are relative to the
-        depth only, so they are the same on every page of that depth).
+        A busy event appears on a home page and on each of its tag and place pages: its
+        list entry is rendered once, with a mark where each link climbs to the site's
+        root, and the mark becomes ``../`` times the page's depth. (Text from Gancio holds
+        no NUL, the mark: should one ever arrive, the entry is rendered for that depth.)
         """
-        key = (event.id, depth)
-        item = self._items.get(key)
-        if item is None:
-            item = Markup(  # noqa: S704 - an autoescaped template, rendered here
-                self.env.get_template("_event_item.html").render(
-                    event=event,
-                    url=lambda target: climb(self.target(target), depth),
-                    abs_url=lambda target: self.urls.absolute(self.target(target)),
-                )
+        base = self._items.get(event.id)
+        if base is None:
+            links = []
+
+            def marked(target: Event | Place | str) -> str:
+                links.append(target)
+                return _MARK + quote(self.target(target))
+
+            base = self._items[event.id] = self._render_item(event, marked)
+            if base.count(_MARK) != len(links):
+                base = self._items[event.id] = ""  # this event: rendered for each depth
+        if not base:
+            return self._render_item(event, lambda t: climb(self.target(t), depth))
+        return Markup(base.replace(_MARK, "../" * depth))  # noqa: S704 - rendered, escaped
+
+    def _render_item(self, event: Event, url: Callable[[Event | Place | str], str]) -> Markup:
+        return Markup(  # noqa: S704 - an autoescaped template, rendered here
+            self.env.get_template("_event_item.html").render(
+                event=event,
+                url=url,
+                abs_url=lambda target: self.urls.absolute(self.target(target)),
             )
-            self._items[key] = item
-        return item
+        )
 
     def render(self, template: str, page: str, feeds: dict[str, str], **context: Any) -> bytes:
         """Return the page at output path ``page`` rendered from ``template``."""
