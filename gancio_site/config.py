@@ -95,6 +95,7 @@ def load_config(
     env = os.environ if env is None else env
     problems: list[str] = []
     raw, root = _read_file(path, problems)
+    unreadable = bool(problems)  # then "missing" keys may well be in the file: not said
     for key in raw:
         if key not in KEYS:
             problems.append(f"{key}: unknown key in {path or CONFIG_FILE}{_did_you_mean(key)}")
@@ -114,12 +115,16 @@ def load_config(
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
     reported = {problem.split(":")[0] for problem in problems}
-    if require_instance and not result.get("instance") and "instance" not in reported:
+    required = require_instance and not unreadable
+    if required and not result.get("instance") and "instance" not in reported:
         problems.append(
             "instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"
         )
-    if require_instance and not result.get("base_url") and "base_url" not in reported:
-        problems.append("base_url: missing; the public URL of the site, e.g. https://example.org/")
+    if required and not result.get("base_url") and "base_url" not in reported:
+        problems.append(
+            "base_url: missing; set it in gancio-site.toml, GANCIO_BASE_URL or --base-url "
+            "(the public URL of the site, e.g. https://example.org/)"
+        )
     for key in ("templates", "static"):
         folder = result.get(key)
         if key in values and folder is not None and not folder.is_dir():

@@ -47,9 +47,18 @@ def test_config_problems_exit_2_one_line_each(tmp_path):
     assert result.stderr.splitlines() == [
         "Error: instance: 'nope' is not an http(s) URL",
         "Error: max: expected a whole number of at least 1, got -1",
-        "Error: base_url: missing; the public URL of the site, e.g. https://example.org/",
+        "Error: base_url: missing; set it in gancio-site.toml, GANCIO_BASE_URL or --base-url "
+        "(the public URL of the site, e.g. https://example.org/)",
     ]
     assert result.stdout == ""
+
+
+def test_an_unreadable_config_file_is_the_only_error(tmp_path):
+    (tmp_path / "gancio-site.toml").write_text('instance = "https://g.example"\nbase_url = \n')
+    result = run("build")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "gancio-site.toml" in lines[0]
 
 
 def test_usage_error_exits_2():
