@@ -39,10 +39,6 @@ class JsonWriter:
         self._head = '{"events":['
         self._tail = "]," + _dumps(head)[1:-1] + ',"version":1}'
 
-    def document(self, events: Sequence[Event]) -> bytes:
-        """Return the JSON document listing ``events``."""
-        return b"".join(self.parts(events))
-
     def parts(self, events: Sequence[Event]) -> list[bytes]:
         """Return the JSON document as pieces to write one after the other."""
         parts = [self._head.encode()]
