@@ -65,6 +65,10 @@ class Fragments:
                 self.new[key] = value
         return value
 
+    def used(self) -> list[str]:
+        """Return the keys this process made or took from the last build, in a fixed order."""
+        return sorted(self._kept.union(self.new))
+
     def stored(self, key: str) -> bytes | None:
         """Return the last build's entry of ``key``, if it has one."""
         span = self.old.get(key)

@@ -55,7 +55,7 @@ def parse_and_write(
         parser.sanitised = Fragments(str(memo), _digest(_code_key(), parser.instance))
     events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
     if parser.sanitised is not None:
-        parser.sanitised.save(list(parser.sanitised.new))
+        parser.sanitised.save(parser.sanitised.used())  # reused ones stay too
     if owned:
         snapshot.rows = []  # tens of megabytes at 10,000 events, no longer needed
     warnings += parser.warnings
