@@ -108,7 +108,7 @@ def _build(
             return done
     owned = snapshot is None  # fetched here: its raw rows can go once parsed
     if snapshot is None:
-        snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client)
+        snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client, lazy=True)
     elif mode == "demo":
         now_ts = snapshot.captured_at or now_ts
     if mode == "demo":
@@ -120,15 +120,24 @@ def _build(
     if done is not None:
         done.requests = snapshot.requests
         return done
+    from .fetch import load_deferred
     from .write import parse_and_write  # the rendering code, loaded only when needed
 
+    snapshot = load_deferred(config, snapshot)  # a 304 left the rows in the cache
     return parse_and_write(config, snapshot, mode, now_ts, input_key, owned, started)
 
 
 def fetch_snapshot(
-    config: SiteConfig, mode: str, now_ts: float, client: GancioClient | None = None
+    config: SiteConfig,
+    mode: str,
+    now_ts: float,
+    client: GancioClient | None = None,
+    lazy: bool = False,
 ) -> tuple[Snapshot, float]:
-    """Return the raw events for ``mode`` and the build's "now" (the demo has its own)."""
+    """Return the raw events for ``mode`` and the build's "now" (the demo has its own).
+
+    With ``lazy``, a 304 may leave the rows in the cache (``Snapshot.deferred``).
+    """
     from .api import GancioClient
     from .fetch import fetch_offline, fetch_online, load_demo, resolve_places_offline
 
@@ -140,7 +149,7 @@ def fetch_snapshot(
     if mode == "offline":
         return fetch_offline(config, cache), now_ts
     client = client or GancioClient(config.instance, timeout=config.timeout)
-    return fetch_online(config, client, cache, now_ts), now_ts
+    return fetch_online(config, client, cache, now_ts, lazy), now_ts
 
 
 def _cache_key(config: SiteConfig) -> str:

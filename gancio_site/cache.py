@@ -1,11 +1,12 @@
 """The local snapshot of fetched data, so `build --offline` needs no network and a warm
 build re-downloads no description that has not changed.
 
-One folder per instance under the cache root, holding three JSON files:
+One folder per instance under the cache root, holding four JSON files:
 ``events.json`` (the last successful list, with the query and instance facts),
-``descriptions.json`` (event id -> [updatedAt, description]) and ``series.json`` (the
+``descriptions.json`` (event id -> [updatedAt, description]), ``series.json`` (the
 parent of each recurrent series, as the detail of an occurrence gives it, with its rule:
-Gancio sends the rule nowhere else). Writes are atomic, so an
+Gancio sends the rule nowhere else) and ``events.etag`` (the list's ETag, with what a
+304 must match for the others to stand unread). Writes are atomic, so an
 interrupted build never leaves a half-written cache; an unreadable file is reported and
 treated as absent.
 """
@@ -25,6 +26,8 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+DIGESTED = ("events.json", "descriptions.json")  # what a build's site is made from
+_last_digest: list = [None, ""]
 
 
 class Cache:
@@ -38,14 +41,28 @@ class Cache:
         self.instance = instance
 
     def digest(self) -> str:
-        """Return a hash of everything cached, read as bytes (no parsing)."""
+        """Return a hash of everything cached, read as bytes (no parsing).
+
+        Remembered while the files are the same ones (files are replaced, never edited).
+        """
+        stamps = []
+        for name in DIGESTED:
+            try:
+                info = os.stat(self.folder / name)
+                stamps.append((info.st_ino, info.st_size, info.st_mtime_ns))
+            except OSError:
+                stamps.append(None)
+        stamp = (str(self.folder), tuple(stamps))
+        if _last_digest[0] == stamp:
+            return _last_digest[1]
         h = hashlib.blake2b(digest_size=16)
-        for name in ("events.json", "descriptions.json"):
+        for name in DIGESTED:
             try:
                 h.update((self.folder / name).read_bytes())
             except OSError:
                 h.update(b"-")
-        return h.hexdigest()
+        _last_digest[:] = [stamp, h.hexdigest()]
+        return _last_digest[1]
 
     def load_events(self) -> dict[str, Any] | None:
         """Return the last saved list with its facts, or None when there is none."""
@@ -60,15 +77,24 @@ class Cache:
 
     def save_events(self, data: dict[str, Any]) -> None:
         self._write("events.json", {**data, "instance": self.instance})
-        self._write("events.etag", {"etag": data.get("etag")})
 
-    def load_etag(self) -> str | None:
-        """Return the ETag of the saved list (a small file: no need to parse the list).
+    def save_etag(self, etag: str | None, facts: dict[str, Any], complete: bool) -> None:
+        """Write the small file a 304 is checked against; last, after the files it names.
 
-        ``events.json`` holds it too: a 304 is trusted only when both agree.
+        It holds the list's ETag, the digest of the files saved with it, the facts the
+        list was fetched under, and whether anything was left to fetch: with a 304, the
+        same facts and that digest, the next build needs to read nothing else.
         """
-        etag = (self._read("events.etag") or {}).get("etag")
-        return etag if isinstance(etag, str) else None
+        record = {"etag": etag, "data": self.digest(), "facts": facts, "complete": complete}
+        self._write("events.etag", record)
+
+    def load_etag(self) -> dict[str, Any]:
+        """Return what ``save_etag`` wrote ({} when nothing usable).
+
+        ``events.json`` holds the ETag too: a 304 is trusted only when both agree.
+        """
+        record = self._read("events.etag") or {}
+        return record if isinstance(record.get("etag"), str) else {}
 
     def load_descriptions(self) -> dict[int, tuple[str, str]]:
         """Return id -> (updatedAt, description) for every cached description."""

@@ -57,20 +57,53 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
     captured_at: float | None = None  # the demo's own "now"
+    # The server answered 304 and the cache is whole: the rows were not read from it yet
+    # (``load_deferred`` does that, when the site in place is not up to date after all).
+    deferred: bool = False
 
 
-def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts: float) -> Snapshot:
-    """Fetch the configured events and their descriptions, and refresh the cache."""
+def fetch_online(
+    config: SiteConfig, client: GancioClient, cache: Cache, now_ts: float, lazy: bool = False
+) -> Snapshot:
+    """Fetch the configured events and their descriptions, and refresh the cache.
+
+    With ``lazy``, a 304 on a whole cache gives a ``deferred`` snapshot: the cached rows
+    are read only if the build needs them (``load_deferred``).
+    """
     info = client.nodeinfo()
     meta = info.get("metadata") if isinstance(info.get("metadata"), dict) else {}
     timezone = _text(meta.get("nodeTimezone"))
     now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
     place_ids = _resolve_places(config, client)
     query = list_query(config, now, place_ids)
+    instance_name = _text(meta.get("nodeName")) or _host(config.instance)
+    list_facts = {  # what the list was fetched under, besides the query's moving window
+        "filters": filters(config),
+        "instance_name": instance_name,
+        "timezone": timezone,
+        "place_ids": place_ids,
+    }
     # The tag of the last list saved: an answer with the same tag has the same bytes,
     # whatever the query, so the cached rows stand for it.
-    etag = cache.load_etag()
+    saved = cache.load_etag()
+    etag = saved.get("etag")
     listed = client.events(query, etag)
+    if (
+        lazy
+        and listed is None
+        and saved.get("complete") is True
+        and saved.get("facts") == list_facts
+        and saved.get("data") == cache.digest()  # the files saved with that tag, untouched
+    ):
+        return Snapshot(
+            instance=config.instance,
+            instance_name=instance_name,
+            timezone=timezone,
+            rows=[],
+            place_ids=place_ids,
+            requests=client.requests_made,
+            deferred=True,
+        )
     cached = cache.load_events() if listed is None else None
     if listed is None and (cached is None or cached.get("etag") != etag):
         listed = client.events(query)  # the saved list is not the one of that tag
@@ -91,7 +124,7 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
     rows = _drop_repeats(rows, skipped)
     snapshot = Snapshot(
         instance=config.instance,
-        instance_name=_text(meta.get("nodeName")) or _host(config.instance),
+        instance_name=instance_name,
         timezone=timezone,
         rows=rows,
         place_ids=place_ids,
@@ -118,11 +151,17 @@ def fetch_online(config: SiteConfig, client: GancioClient, cache: Cache, now_ts:
             for k in ("filters", "instance_name", "timezone", "place_ids")
         )
     )
+    # Whole when no description is missing and no series rule is left to learn (and no
+    # row was skipped, whose warning only a full read repeats): a 304 then needs nothing.
+    complete = not skipped and not _apply_cached(rows, descriptions)
+    complete = complete and not _series_probes(rows, [], series)
     try:
         if not same:  # rewriting identical files would only cost time
             cache.save_events(facts)
             cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
             cache.save_series(series)
+        if not same or (saved.get("facts"), saved.get("complete")) != (list_facts, complete):
+            cache.save_etag(list_etag, list_facts, complete)
     except OSError as exc:
         snapshot.warnings.append(
             f"could not save the cache in {cache.folder}: {exc.strerror or exc}"
@@ -148,6 +187,15 @@ def list_query(config: SiteConfig, now: datetime, place_ids: dict[str, int]) -> 
     if config.show_recurrent:
         query["show_recurrent"] = "true"  # only the string "true" counts (API.md section 4)
     return query
+
+
+def load_deferred(config: SiteConfig, snapshot: Snapshot) -> Snapshot:
+    """Return ``snapshot`` with its rows, read from the cache its 304 vouched for."""
+    if not snapshot.deferred:
+        return snapshot
+    loaded = fetch_offline(config, Cache(config.cache, config.instance))
+    loaded.requests = snapshot.requests
+    return loaded
 
 
 def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:

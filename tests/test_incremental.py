@@ -228,3 +228,38 @@ def test_a_304_is_trusted_only_when_the_saved_list_is_the_one_of_that_tag(gancio
     build(config, now_ts=NOW + 60)
     listed = [r.headers.get("If-None-Match") for r in gancio.requests if r.path == "/api/events"]
     assert len(listed) == 2 and listed[0] and listed[1] is None  # asked again, whole
+
+
+def test_a_304_on_a_whole_cache_reads_the_rows_only_when_something_is_rendered(gancio, tmp_path):
+    from gancio_site.build import fetch_snapshot
+
+    config = config_for(gancio, tmp_path)
+    first = build(config, now_ts=NOW)
+    published = tree_bytes(tmp_path / "public")
+    snapshot, _ = fetch_snapshot(config, "online", NOW + 60, lazy=True)
+    assert snapshot.deferred and snapshot.rows == [] and snapshot.requests == 2
+    eager, _ = fetch_snapshot(config, "online", NOW + 60)  # the dev server always reads them
+    assert not eager.deferred and len(eager.rows) == first.events
+    # Nothing in place nor in the file store: the build renders from the cached rows.
+    shutil.rmtree(tmp_path / "public")
+    for kept in ("files", "site"):
+        for folder in (tmp_path / "cache").glob(f"*/{kept}"):
+            shutil.rmtree(folder)
+    gancio.requests.clear()
+    again = build(config, now_ts=NOW)
+    assert [r.path for r in gancio.requests] == ["/.well-known/nodeinfo/2.0", "/api/events"]
+    assert again.source == "instance" and again.files_written == len(published) - 1
+    assert tree_bytes(tmp_path / "public") == published
+
+
+def test_a_304_is_not_enough_while_the_cache_lacks_a_description(gancio, tmp_path):
+    from gancio_site.build import fetch_snapshot
+
+    config = config_for(gancio, tmp_path)
+    gancio.fail("/api/event/detail/", status=404, body="{}", times=-1)
+    gancio.fail("/api/export/json", status=500, times=-1)
+    report = build(config, now_ts=NOW)
+    assert any("no description" in warning for warning in report.warnings)
+    snapshot, _ = fetch_snapshot(config, "online", NOW + 60, lazy=True)
+    assert not snapshot.deferred and snapshot.rows  # the missing ones are asked for again
+    assert any(r.path.startswith("/api/event/detail/") for r in gancio.requests[-3:])
