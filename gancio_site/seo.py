@@ -100,10 +100,13 @@ def _span(event: Event) -> tuple[datetime, datetime]:
     return event.start, event.end or event.start + DEFAULT_LENGTH
 
 
-def google_calendar_url(event: Event, url: str) -> str:
-    """Return a Google Calendar link that opens a new event filled in with ``event``."""
+def google_calendar_url(event: Event, url: str, text: tuple[str, str] | None = None) -> str:
+    """Return a Google Calendar link that opens a new event filled in with ``event``.
+
+    ``text`` is ``calendar_text(event, url)`` when the caller has it already.
+    """
     start, end = _span(event)
-    details, location = calendar_text(event, url)
+    details, location = text or calendar_text(event, url)
     stamp = "%Y%m%dT%H%M%SZ"
     query = {
         "action": "TEMPLATE",
@@ -115,10 +118,10 @@ def google_calendar_url(event: Event, url: str) -> str:
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
 
 
-def outlook_calendar_url(event: Event, url: str) -> str:
+def outlook_calendar_url(event: Event, url: str, text: tuple[str, str] | None = None) -> str:
     """Return an Outlook.com link that opens a new event filled in with ``event``."""
     start, end = _span(event)
-    details, location = calendar_text(event, url)
+    details, location = text or calendar_text(event, url)
     query = {
         "path": "/calendar/action/compose",
         "rru": "addevent",
@@ -133,7 +136,8 @@ def outlook_calendar_url(event: Event, url: str) -> str:
 
 def calendar_links(event: Event, url: str) -> dict[str, str]:
     """Return the Google and Outlook "add to calendar" links of ``event``."""
+    text = calendar_text(event, url)
     return {
-        "google": google_calendar_url(event, url),
-        "outlook": outlook_calendar_url(event, url),
+        "google": google_calendar_url(event, url, text),
+        "outlook": outlook_calendar_url(event, url, text),
     }
