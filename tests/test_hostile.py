@@ -363,6 +363,19 @@ def test_events_with_such_slugs_have_their_pages_linked_from_home(named_site):
     assert len(set(folders)) == len(folders)
 
 
+def test_events_sharing_a_slug_each_get_their_own_page(named_site):
+    site = named_site[0] / "public"
+    pages, linked = event_pages(site), home_links(site)
+    for first, second in (
+        ("Slug with NUL", "Second with that slug"),
+        ("Open mic", "Open mic again"),
+    ):
+        assert len(pages[first]) == len(pages[second]) == 1, pages
+        assert pages[first] != pages[second]
+        assert {pages[first][0], pages[second][0]} <= linked
+    assert pages["Open mic"] == ["event/open-mic/"]  # the first (lowest id) keeps the slug
+
+
 # --- 50,000 events -----------------------------------------------------------------------
 
 MANY = 50_000
