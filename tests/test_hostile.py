@@ -337,6 +337,13 @@ def home_links(site: Path) -> set[str]:
     return {link.removeprefix(base) for link in links if link.startswith(base)}
 
 
+def day_section(site: Path, day: str) -> str:
+    """The markup of the home page's section of ``day`` (YYYY-MM-DD), '' if it has none."""
+    home = (site / "index.html").read_text("utf-8")
+    section = home.partition(f'<section class="day" aria-labelledby="day-{day}">')[2]
+    return section.partition("</section>")[0]
+
+
 def test_names_windows_cannot_hold_are_never_written(named_site):
     root, report = named_site
     site = (root / "public").resolve()
@@ -374,6 +381,34 @@ def test_events_sharing_a_slug_each_get_their_own_page(named_site):
         assert pages[first] != pages[second]
         assert {pages[first][0], pages[second][0]} <= linked
     assert pages["Open mic"] == ["event/open-mic/"]  # the first (lowest id) keeps the slug
+
+
+def test_an_event_from_1970_to_2100_is_listed_as_in_progress(named_site):
+    site = named_site[0] / "public"
+    pages, linked = event_pages(site), home_links(site)
+    assert "Over in 1971" not in pages
+    folder = pages["From 1970 to 2100"][0]
+    assert folder in linked
+    today = day_section(site, "2026-12-03")  # NOW's day in Rome
+    assert '<span class="day-label">Today</span>' in today
+    assert f'<a class="u-url" href="{folder}">From 1970 to 2100</a>' in today
+    span = f"Thursday, January 1, 1970, 1:00{AM} – Friday, January 1, 2100, 1:00{AM}</p>"
+    assert span in today
+
+
+def test_an_event_in_2100_shows_the_year_2100(named_site):
+    site = named_site[0] / "public"
+    pages = event_pages(site)
+    folder = pages["In the year 2100"][0]
+    assert folder in home_links(site)
+    page = (site / folder / "index.html").read_text("utf-8")
+    assert (
+        '<time class="dt-start" datetime="2100-01-01T01:00:00+01:00">'
+        f"Friday, January 1, 2100, 1:00{AM}</time>"
+    ) in page
+    day = day_section(site, "2100-01-01")
+    assert '<time datetime="2100-01-01">Friday, January 1, 2100</time>' in day
+    assert f'<a class="u-url" href="{folder}">In the year 2100</a>' in day
 
 
 # --- 50,000 events -----------------------------------------------------------------------
