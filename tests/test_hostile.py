@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urljoin
 
 import feedparser
 import icalendar
@@ -20,7 +21,7 @@ import pytest
 from browser import serve
 from fake_gancio import FakeGancio
 
-from gancio_site.build import build
+from gancio_site.build import BuildReport, build
 from gancio_site.config import load_config
 
 NOW = 1796301525
@@ -114,13 +115,11 @@ def corpus() -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
+def build_rows(root: Path, rows: list[dict], **env: str) -> BuildReport:
+    """Build ``rows`` into ``root``/public at NOW, from an instance in Europe/Rome."""
     with FakeGancio([], now=NOW) as fake:
         # The rows go out exactly as written, garbage included: the list without
         # descriptions, the export with them (as Gancio's two endpoints do).
-        rows = corpus()
         listed = [{k: v for k, v in r.items() if k != "description"} for r in rows]
         for path, body in (("/api/events", listed), ("/api/export/json", rows)):
             fake.fail(
@@ -135,10 +134,15 @@ def hostile_site(tmp_path_factory):
             "GANCIO_BASE_URL": "https://example.org/sub/",
             "GANCIO_OUTPUT": str(root / "public"),
             "GANCIO_CACHE": str(root / "cache"),
-            "GANCIO_START": "1970-01-02",
+            **env,
         }
-        report = build(load_config(None, env=env), now_ts=NOW)
-    return root, report
+        return build(load_config(None, env=env), now_ts=NOW)
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    return root, build_rows(root, corpus(), GANCIO_START="1970-01-02")
 
 
 def test_builds_with_warnings_naming_the_events(hostile_site):
@@ -158,6 +162,7 @@ def test_nothing_is_written_outside_the_output(hostile_site):
         assert path.resolve().is_relative_to((root / "public").resolve())
         assert "\x00" not in path.name and "\\" not in path.name
         assert len(path.name.encode()) <= 255
+        assert windows_can_hold(path.name), path
 
 
 def test_feeds_calendars_and_json_parse(hostile_site):
@@ -244,6 +249,166 @@ def test_no_script_runs_in_a_real_browser(hostile_site, page):
         dialogs = page.dialogs
     assert dialogs == []
     assert len(pages) > 20
+
+
+# --- names Windows cannot hold, duplicate slugs, far dates ---------------------------------
+
+# Device names Windows refuses as a file or folder name, in any case and with any extension.
+WINDOWS_DEVICES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"{port}{n}" for port in ("com", "lpt") for n in (*"0123456789", "¹", "²", "³")),
+}
+
+
+def windows_can_hold(name: str) -> bool:
+    """True when ``name`` is no device name (``NUL``, ``aux.txt``) nor ends in a dot or space."""
+    device = name.split(".")[0].rstrip(" ").casefold()
+    return device not in WINDOWS_DEVICES and not name.endswith((".", " ")) and "\x00" not in name
+
+
+RESERVED = ["CON", "nul", "aux.txt", "COM1", "LPT9", "name. ", "Prn ", "com¹", "LPT3.log."]
+TWO_THOUSAND_ONE_HUNDRED = 4_102_444_800  # 2100-01-01T00:00:00Z
+AM = "\u202fAM"  # English times put a narrow no-break space before AM
+
+
+def named_rows() -> list[dict]:
+    rows = [
+        row(1, title="Slug with NUL", slug="a\x00b", tags=RESERVED),
+        row(2, title="Second with that slug", slug="a\x00b"),
+        row(3, title="Open mic", slug="open-mic"),
+        row(4, title="Open mic again", slug="open-mic"),
+        row(5, title="From 1970 to 2100", start_datetime=0, end_datetime=TWO_THOUSAND_ONE_HUNDRED),
+        row(6, title="Over in 1971", start_datetime=0, end_datetime=365 * 86400),
+        row(7, title="In the year 2100", start_datetime=TWO_THOUSAND_ONE_HUNDRED),
+        row(8, title="At a place named PRN", place={"id": 2, "name": "PRN", "address": "Via 2"}),
+    ]
+    rows += [row(10 + i, title=f"Slug {name!r}", slug=name) for i, name in enumerate(RESERVED)]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def named_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("named")
+    return root, build_rows(root, named_rows())
+
+
+class Page(HTMLParser):
+    """The links of a page and the text of its first <h1>."""
+
+    def __init__(self, file: Path) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.h1: str | None = None
+        self._in_h1 = False
+        self.feed(file.read_text("utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
+        self._in_h1 = tag == "h1" and self.h1 is None
+        if self._in_h1:
+            self.h1 = ""
+
+    def handle_endtag(self, tag):
+        self._in_h1 = self._in_h1 and tag != "h1"
+
+    def handle_data(self, data):
+        if self._in_h1:
+            self.h1 += data
+
+
+def event_pages(site: Path) -> dict[str, list[str]]:
+    """Title -> the folders ("event/x/") of the event pages showing it."""
+    pages: dict[str, list[str]] = {}
+    for file in sorted(site.glob("event/*/index.html")):
+        title = Page(file).h1
+        pages.setdefault(title, []).append(file.parent.relative_to(site).as_posix() + "/")
+    return pages
+
+
+def home_links(site: Path) -> set[str]:
+    """The output folders the home page links to ("event/x/")."""
+    base = "https://example.org/sub/"
+    links = {unquote(urljoin(base, href)) for href in Page(site / "index.html").links}
+    return {link.removeprefix(base) for link in links if link.startswith(base)}
+
+
+def day_section(site: Path, day: str) -> str:
+    """The markup of the home page's section of ``day`` (YYYY-MM-DD), '' if it has none."""
+    home = (site / "index.html").read_text("utf-8")
+    section = home.partition(f'<section class="day" aria-labelledby="day-{day}">')[2]
+    return section.partition("</section>")[0]
+
+
+def test_names_windows_cannot_hold_are_never_written(named_site):
+    root, report = named_site
+    site = (root / "public").resolve()
+    assert report.events == 7 + len(RESERVED)  # all but the one over in 1971
+    assert sorted(p.name for p in root.iterdir()) == ["cache", "public"]
+    written = list(site.rglob("*"))
+    assert len(written) > 100
+    for path in written:
+        assert not path.is_symlink() and path.resolve().is_relative_to(site), path
+        assert all(windows_can_hold(segment) for segment in path.relative_to(site).parts), path
+    # Every tag got its page, each in its own folder.
+    assert len(list(site.glob("tag/*/index.html"))) == len(RESERVED)
+
+
+def test_events_with_such_slugs_have_their_pages_linked_from_home(named_site):
+    site = named_site[0] / "public"
+    pages, linked = event_pages(site), home_links(site)
+    titles = ["Slug with NUL", "At a place named PRN"]
+    titles += [f"Slug {name!r}" for name in RESERVED]
+    for title in titles:
+        assert len(pages.get(title, [])) == 1, (title, pages)
+        assert pages[title][0] in linked, title
+    folders = [folder for title in titles for folder in pages[title]]
+    assert len(set(folders)) == len(folders)
+
+
+def test_events_sharing_a_slug_each_get_their_own_page(named_site):
+    site = named_site[0] / "public"
+    pages, linked = event_pages(site), home_links(site)
+    for first, second in (
+        ("Slug with NUL", "Second with that slug"),
+        ("Open mic", "Open mic again"),
+    ):
+        assert len(pages[first]) == len(pages[second]) == 1, pages
+        assert pages[first] != pages[second]
+        assert {pages[first][0], pages[second][0]} <= linked
+    assert pages["Open mic"] == ["event/open-mic/"]  # the first (lowest id) keeps the slug
+
+
+def test_an_event_from_1970_to_2100_is_listed_as_in_progress(named_site):
+    site = named_site[0] / "public"
+    pages, linked = event_pages(site), home_links(site)
+    assert "Over in 1971" not in pages
+    folder = pages["From 1970 to 2100"][0]
+    assert folder in linked
+    today = day_section(site, "2026-12-03")  # NOW's day in Rome
+    assert '<span class="day-label">Today</span>' in today
+    assert f'<a class="u-url" href="{folder}">From 1970 to 2100</a>' in today
+    span = f"Thursday, January 1, 1970, 1:00{AM} – Friday, January 1, 2100, 1:00{AM}</p>"
+    assert span in today
+
+
+def test_an_event_in_2100_shows_the_year_2100(named_site):
+    site = named_site[0] / "public"
+    pages = event_pages(site)
+    folder = pages["In the year 2100"][0]
+    assert folder in home_links(site)
+    page = (site / folder / "index.html").read_text("utf-8")
+    assert (
+        '<time class="dt-start" datetime="2100-01-01T01:00:00+01:00">'
+        f"Friday, January 1, 2100, 1:00{AM}</time>"
+    ) in page
+    day = day_section(site, "2100-01-01")
+    assert '<time datetime="2100-01-01">Friday, January 1, 2100</time>' in day
+    assert f'<a class="u-url" href="{folder}">In the year 2100</a>' in day
 
 
 # --- 50,000 events -----------------------------------------------------------------------

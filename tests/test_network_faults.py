@@ -21,7 +21,7 @@ from sitekit import site_config
 from gancio_site.api import GancioClient
 from gancio_site.build import build
 from gancio_site.cli import main
-from gancio_site.errors import BadResponse, ConnectionFailed, GancioSiteError
+from gancio_site.errors import BadResponse, ConnectionFailed, GancioSiteError, StatusError
 
 NOW = 1796301525
 
@@ -170,6 +170,28 @@ def test_a_login_page_where_json_was_expected(gancio, tmp_path):
     )
     assert site_files(tmp_path / "public") == before
     assert build(config, mode="offline", now_ts=NOW).events == 30
+
+
+def test_a_list_that_answers_503_every_time(gancio, tmp_path, caplog):
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    gancio.requests.clear()
+    gancio.fail("/api/events", status=503, body="Service Unavailable", times=-1)
+    with pytest.raises(StatusError) as caught:
+        build(config, now_ts=NOW, client=quick(gancio.url))  # the default retries, no waits
+    url = f"{gancio.url}/api/events?start={NOW}"
+    assert str(caught.value) == (
+        f"GET {url} returned HTTP 503 (Service Unavailable): the server reported an error"
+    )
+    assert (caught.value.url, caught.value.status) == (url, 503)
+    # The first attempt and the retries, then nothing more is asked.
+    asked = [r.path for r in gancio.requests]
+    assert asked == ["/.well-known/nodeinfo/2.0"] + ["/api/events"] * (1 + RETRIES)
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert [m.partition("; retrying")[0] for m in retries] == [f"GET {url}: HTTP 503"] * RETRIES
+    assert site_files(tmp_path / "public") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
 
 
 class Stall:

@@ -220,6 +220,27 @@ def test_an_empty_or_gutted_fetch_never_replaces_the_site(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
 
 
+def test_the_command_line_refuses_to_publish_an_empty_list(tmp_path):
+    env = {"SOURCE_DATE_EPOCH": "1796301525"}
+    with FakeGancio() as fake:
+        args = ["build", "--instance", fake.url, "--base-url", "https://example.org/"]
+        first = CliRunner().invoke(main, args, env=env)
+        assert first.exit_code == 0, first.output
+        site = tmp_path / "public"
+        before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+        fake.fail("/api/events", status=200, body="[]", content_type="application/json")
+        result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: this build has 0 events where the site in public has 30; "
+        "refusing to publish it (is the instance or a filter wrong?); "
+        "rebuild with --allow-shrink if that is right"
+    ]
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gancio-cache", "public"]
+
+
 def test_a_new_checkout_with_the_cache_is_guarded_too(tmp_path):
     # CI keeps the cache, not the output: the last build kept there is the one to compare.
     with FakeGancio() as fake:
