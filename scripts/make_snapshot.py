@@ -14,8 +14,20 @@ import sys
 from pathlib import Path
 
 DETAIL_KEYS = (
-    "id", "title", "slug", "description", "multidate", "start_datetime", "end_datetime",
-    "media", "is_visible", "recurrent", "online_locations", "parentId", "tags", "place",
+    "id",
+    "title",
+    "slug",
+    "description",
+    "multidate",
+    "start_datetime",
+    "end_datetime",
+    "media",
+    "is_visible",
+    "recurrent",
+    "online_locations",
+    "parentId",
+    "tags",
+    "place",
 )
 
 
