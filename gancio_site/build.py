@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .cache import Cache
 from .config import SiteConfig
+from .errors import ShrinkRefused
 from .output import BuildLock, OutputTree, finish_removals, intact, read_manifest
 from .theme import theme_dir
 
@@ -111,6 +112,29 @@ def _build(
         snapshot, now_ts = fetch_snapshot(config, mode, now_ts, client, lazy=True)
     elif mode == "demo":
         now_ts = snapshot.captured_at or now_ts
+    if mode != "online" or not owned:
+        return _render(config, snapshot, mode, now_ts, owned, started)
+    # A list the build refuses to publish (empty, gutted) is not kept in the cache either:
+    # an offline build can still make the last good site.
+    cache = Cache(config.cache, config.instance)
+    try:
+        return _render(config, snapshot, mode, now_ts, owned, started)
+    except ShrinkRefused:
+        cache.rollback()
+        raise
+    finally:
+        cache.release()
+
+
+def _render(
+    config: SiteConfig,
+    snapshot: Snapshot,
+    mode: str,
+    now_ts: float,
+    owned: bool,
+    started: float,
+) -> BuildReport:
+    """Write the site of ``snapshot`` unless the site in place (or in the store) is it."""
     if mode == "demo":
         rows = json.dumps(snapshot.rows, sort_keys=True, default=str)
         input_key = _input_key(config, _digest(rows, snapshot.timezone, snapshot.instance_name))
@@ -149,7 +173,10 @@ def fetch_snapshot(
     if mode == "offline":
         return fetch_offline(config, cache), now_ts
     client = client or GancioClient(config.instance, timeout=config.timeout)
-    return fetch_online(config, client, cache, now_ts, lazy), now_ts
+    snapshot = fetch_online(config, client, cache, now_ts, lazy)
+    if not lazy:  # no build of ours follows to judge the list: it stands
+        cache.release()
+    return snapshot, now_ts
 
 
 def _cache_key(config: SiteConfig) -> str:

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 DIGESTED = ("events.json", "descriptions.json")  # what a build's site is made from
+SAVED = (*DIGESTED, "series.json", "events.etag")
 _last_digest: list = [None, ""]
 
 
@@ -124,6 +126,32 @@ class Cache:
 
     def save_series(self, series: dict[int, dict[str, Any]]) -> None:
         self._write("series.json", {"series": {str(k): v for k, v in sorted(series.items())}})
+
+    def checkpoint(self) -> None:
+        """Keep the saved files as they are now, for ``rollback`` (links: nothing copied)."""
+        for name in SAVED:
+            kept = self.folder / f".{name}.kept"
+            kept.unlink(missing_ok=True)
+            try:
+                os.link(self.folder / name, kept)
+            except FileNotFoundError:
+                continue
+            except OSError:  # a file system without hard links
+                shutil.copyfile(self.folder / name, kept)
+
+    def rollback(self) -> None:
+        """Put back the files kept by ``checkpoint``: a refused fetch is not remembered."""
+        for name in SAVED:
+            kept = self.folder / f".{name}.kept"
+            if kept.exists():
+                os.replace(kept, self.folder / name)
+            else:  # there was none before
+                (self.folder / name).unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Forget the files kept by ``checkpoint``: what was saved since stands."""
+        for name in SAVED:
+            (self.folder / f".{name}.kept").unlink(missing_ok=True)
 
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self.folder / name

@@ -9,6 +9,7 @@
     |   +-- BadResponse        an answer that is not the JSON we expect
     +-- DataError              local data (cache, demo snapshot, sources) is unusable
     +-- OutputError            the output folder cannot be written safely
+        +-- ShrinkRefused      the new site is empty or gutted: not published
 
 Messages say what failed, where, and what to do next; only ``cli.py`` prints them.
 """
@@ -62,3 +63,7 @@ class DataError(GancioSiteError):
 
 class OutputError(GancioSiteError):
     """The output tree cannot be written safely."""
+
+
+class ShrinkRefused(OutputError):
+    """The build has no or far fewer events than the last one: it is not published."""

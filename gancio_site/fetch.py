@@ -157,6 +157,7 @@ def fetch_online(
     complete = complete and not _series_probes(rows, [], series)
     try:
         if not same:  # rewriting identical files would only cost time
+            cache.checkpoint()  # the build may refuse this list (build.py): then it goes
             cache.save_events(facts)
             cache.save_descriptions({k: v for k, v in descriptions.items() if k in keep})
             cache.save_series(series)

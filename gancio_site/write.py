@@ -25,7 +25,7 @@ from .build import (
 )
 from .cache import Cache
 from .config import SiteConfig
-from .errors import GancioSiteError, OutputError
+from .errors import GancioSiteError, ShrinkRefused
 from .fetch import Snapshot, site_zone
 from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
@@ -159,7 +159,7 @@ def _guard_shrink(config: SiteConfig, previous: int | None, now: int, where: str
     if config.allow_shrink or previous is None or previous == 0:
         return
     if now == 0 or (previous >= 10 and now < previous * config.shrink_limit):
-        raise OutputError(
+        raise ShrinkRefused(
             f"this build has {now} events where {where} has {previous}; "
             "refusing to publish it (is the instance or a filter wrong?); "
             "rebuild with --allow-shrink if that is right"

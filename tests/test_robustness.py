@@ -228,8 +228,15 @@ def test_the_command_line_refuses_to_publish_an_empty_list(tmp_path):
         assert first.exit_code == 0, first.output
         site = tmp_path / "public"
         before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+        cache = tmp_path / ".gancio-cache"
+        cached = {p: p.read_bytes() for p in cache.rglob("*.json") if p.is_file()}
         fake.fail("/api/events", status=200, body="[]", content_type="application/json")
         result = CliRunner().invoke(main, args, env=env)
+    # The refused list is not kept either: the cache still makes the last good site.
+    assert {p: p.read_bytes() for p in cache.rglob("*.json") if p.is_file()} == cached
+    assert not list(cache.rglob("*.kept"))
+    offline = CliRunner().invoke(main, [*args, "--offline"], env=env)
+    assert offline.exit_code == 0, offline.output
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
