@@ -4,8 +4,9 @@ The calendars and JSON files of the home page, of a busy tag or of a place list 
 event they hold; when one event changes they are written again, and without this memory
 every other event's entry would be made again too. Entries are found by a key of
 everything they are made from (the event, its links, the site's settings and templates),
-so an entry is never stale; the ones of events no longer shown are dropped on save.
-The file lives in the cache folder and is rewritten only when its entries changed.
+so an entry is never stale. New entries are appended to the file in the cache folder;
+it is rewritten without the entries of events no longer shown once they would make up
+more than half of it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import mmap
 import os
 import struct
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Fragments:
         self.salt = salt
         # The last build's entries stay in the file (mapped, not copied): key -> (start, end).
         self._data: mmap.mmap | bytes = b""
+        self._torn = False  # the file ends in an incomplete entry
         self.old: dict[str, tuple[int, int]] = self._load() if path else {}
         self.new: dict[str, bytes] = {}
         self._pid = os.getpid()
@@ -75,24 +77,54 @@ class Fragments:
         return None if span is None else self._data[span[0] : span[1]]
 
     def save(self, live: Iterable[str]) -> None:
-        """Keep the entries of the ``live`` keys (made now or before) for the next build."""
+        """Keep the entries of the ``live`` keys (made now or before) for the next build.
+
+        New entries are appended to the file; it is rewritten with the live ones only when
+        the entries no longer shown would make up more than half of it.
+        """
         if not self.path:
             return
         kept = [key for key in live if key in self.new or key in self.old]
-        if len(kept) == len(self.old) and all(key in self.old for key in kept):
-            return  # the same entries (a key names its bytes): nothing to write
+        added = [key for key in kept if key not in self.old]
+        size = max(0, len(self._data) - len(FORMAT) - KEY_SIZE)  # of the entries
+        appended = sum(KEY_SIZE + _LENGTH.size + len(self.new[key]) for key in added)
+        live_size = appended + sum(
+            KEY_SIZE + _LENGTH.size + end - start
+            for key in kept
+            if key not in self.new
+            for start, end in (self.old[key],)
+        )
+        if self._data and not self._torn and 2 * live_size >= size + appended:
+            if added:  # appended: a torn tail from a killed build is dropped on load
+                self._append(added)
+            return
+        self._rewrite(kept)
+
+    def _entries(self, keys: Iterable[str]) -> Iterator[bytes]:
+        for key in keys:
+            value = self.new.get(key)
+            if value is None:
+                value = self.stored(key) or b""
+            # key, length, bytes: read back with slices, nothing to interpret.
+            yield b"".join((key.encode("ascii"), _LENGTH.pack(len(value)), value))
+
+    def _append(self, keys: list[str]) -> None:
+        assert self.path
+        try:
+            with open(self.path, "ab") as handle:
+                handle.writelines(self._entries(keys))
+        except OSError as exc:
+            log.warning("could not save %s: %s", self.path, exc)
+
+    def _rewrite(self, keys: list[str]) -> None:
+        assert self.path
         folder = os.path.dirname(self.path)
         try:
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fragments.", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(FORMAT + self.salt.encode("ascii").ljust(KEY_SIZE)[:KEY_SIZE])
-                # key, length, bytes: read back with slices, nothing to interpret.
-                for key in kept:
-                    value = self.new.get(key)
-                    if value is None:
-                        value = self.stored(key) or b""
-                    handle.write(b"".join((key.encode("ascii"), _LENGTH.pack(len(value)), value)))
+                handle.writelines(self._entries(keys))
             if isinstance(self._data, mmap.mmap):  # done with the old file, which Windows
                 with contextlib.suppress(BufferError):  # could not replace while mapped
                     self._data.close()
@@ -126,9 +158,9 @@ class Fragments:
                 break
             entries[data[at : at + KEY_SIZE].decode("ascii", "replace")] = (head, head + size)
             at = head + size
-        if at != end:
-            log.warning("ignoring the damaged %s", self.path)
-            return {}
+        if at != end:  # the last entry is cut short (a build killed while appending it)
+            log.info("ignoring the incomplete end of %s", self.path)
+            self._torn = True  # nothing may be appended after it: the next save rewrites
         self._data = data
         return entries
 

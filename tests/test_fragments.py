@@ -4,30 +4,55 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gancio_site.fragments import FORMAT, Fragments
+from gancio_site.fragments import FORMAT, KEY_SIZE, Fragments
 
 NOW = 1796301525
 SALT = "0123456789abcdef0123456789abcdef"
-A, B, C = ("a" * 32, "b" * 32, "c" * 32)
+A, B, C, D = ("a" * 32, "b" * 32, "c" * 32, "d" * 32)
 
 
 def made(fragments: Fragments, key: str, value: bytes) -> bytes:
     return fragments.get(key, lambda: value)
 
 
-def test_entries_come_back_in_the_next_build_and_stale_ones_go(tmp_path: Path):
-    path = str(tmp_path / "fragments.bin")
-    first = Fragments(path, SALT)
+def test_entries_come_back_new_ones_are_appended_and_stale_ones_go_in_time(tmp_path: Path):
+    path = tmp_path / "fragments.bin"
+    first = Fragments(str(path), SALT)
     made(first, A, b"BEGIN:VEVENT\r\nA\r\n")
     made(first, B, "città ☃".encode())
     first.save([A, B])
-    second = Fragments(path, SALT)
+    second = Fragments(str(path), SALT)
     assert made(second, A, b"other") == b"BEGIN:VEVENT\r\nA\r\n"
     assert (second.made, second.reused) == (0, 1)
     made(second, C, b"")  # an empty entry is an entry
-    second.save([A, C])  # B is no longer shown
-    third = Fragments(path, SALT)
-    assert {key: third.stored(key) for key in third.old} == {A: b"BEGIN:VEVENT\r\nA\r\n", C: b""}
+    inode, size = path.stat().st_ino, path.stat().st_size
+    second.save([A, C])  # B is no longer shown, but most of the file still is: appended
+    assert (path.stat().st_ino, path.stat().st_size) == (inode, size + KEY_SIZE + 4)
+    third = Fragments(str(path), SALT)
+    assert {key: third.stored(key) for key in (A, C)} == {A: b"BEGIN:VEVENT\r\nA\r\n", C: b""}
+    made(third, D, b"x")
+    third.save([C, D])  # A and B would be more than half of the file: rewritten without
+    fourth = Fragments(str(path), SALT)
+    assert {key: fourth.stored(key) for key in fourth.old} == {C: b"", D: b"x"}
+    assert path.stat().st_ino != inode
+
+
+def test_an_entry_cut_short_by_a_killed_build_is_dropped_alone(tmp_path: Path):
+    path = tmp_path / "fragments.bin"
+    first = Fragments(str(path), SALT)
+    made(first, A, b"a" * 50)
+    made(first, B, b"b" * 50)
+    first.save([A, B])
+    second = Fragments(str(path), SALT)
+    made(second, C, b"c" * 50)
+    second.save([A, B, C])  # appended
+    path.write_bytes(path.read_bytes()[:-20])  # the build was killed while appending C
+    third = Fragments(str(path), SALT)
+    assert {key: third.stored(key) for key in third.old} == {A: b"a" * 50, B: b"b" * 50}
+    made(third, D, b"d")
+    third.save([A, B, D])  # nothing is appended after a torn entry: rewritten
+    fourth = Fragments(str(path), SALT)
+    assert {k: fourth.stored(k) for k in fourth.old} == {A: b"a" * 50, B: b"b" * 50, D: b"d"}
 
 
 def test_an_unchanged_set_is_not_rewritten(tmp_path: Path):
@@ -49,7 +74,7 @@ def test_other_settings_damage_and_foreign_files_are_ignored(tmp_path: Path):
     first.save([A])
     assert Fragments(str(path), "f" * 32).old == {}  # made for other settings
     data = path.read_bytes()
-    path.write_bytes(data[:-10])  # cut short
+    path.write_bytes(data[:-10])  # cut short: its only entry is incomplete
     assert Fragments(str(path), SALT).old == {}
     path.write_bytes(b"garbage" + data)
     assert Fragments(str(path), SALT).old == {}
