@@ -102,6 +102,7 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             finalize=_finalize,
+            auto_reload=False,  # one build, one set of templates: no stat per page
         )
         # Plain callables: the newstyle wrappers cost more than the rest of a small page.
         gettext, ngettext = i18n.gettext_callables(site.language)
