@@ -264,8 +264,20 @@ def _digest(*parts: str) -> str:
 
 def _site_key(config: SiteConfig) -> str:
     """Return a key of everything every file depends on: version, settings, templates."""
+    return _digest(settings_key(config), _templates_key(config))
+
+
+def settings_key(config: SiteConfig) -> str:
+    """Return a key of what every file depends on but templates: version, code, settings.
+
+    Feeds, calendars and JSON files are made without templates: a template edited keeps them.
+    """
     settings = replace(config, output=Path(), cache=Path())
-    parts = [__version__, _code_key(), repr(settings)]
+    return _digest(__version__, _code_key(), repr(settings))
+
+
+def _templates_key(config: SiteConfig) -> str:
+    parts = []
     for folder in (config.templates, theme_dir() / "templates"):
         if folder.is_dir():
             for file in sorted(folder.rglob("*")):
@@ -276,10 +288,12 @@ def _site_key(config: SiteConfig) -> str:
 
 @functools.cache
 def _code_key() -> str:
-    """Return a hash of gancio-site's own code: kept files are never from other code."""
+    """Return a hash of gancio-site's own code and catalogs: kept files are never from
+    other code."""
     h = hashlib.blake2b(digest_size=16)
-    for file in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    package = Path(__file__).parent
+    for file in sorted([*package.glob("*.py"), *package.glob("locale/*/LC_MESSAGES/*.mo")]):
+        h.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes())
     return h.hexdigest()
 
 

@@ -78,6 +78,7 @@ class SiteBuilder:
         site_key: str,
         page_size: int = 0,
         fragments: Fragments | None = None,
+        data_key: str = "",
     ) -> None:
         self.events = events
         self.page_size = page_size
@@ -90,6 +91,10 @@ class SiteBuilder:
         self.fallback_time = fallback_time
         self.site_key = _digest(
             site_key, repr(site), self.today.isoformat(), fallback_time.isoformat()
+        )
+        # Feeds, calendars and data files use no template: their key leaves templates out.
+        self.data_key = _digest(
+            data_key or site_key, repr(site), self.today.isoformat(), fallback_time.isoformat()
         )
         self.event_urls = {e.id: urls.absolute(urls.event(e)) for e in events}
         self.tags = by_tag(events)
@@ -144,8 +149,8 @@ class SiteBuilder:
                 )
                 yield job if name.endswith(".html") else job._replace(kind="script")
         everything = _digest(*(self.event_key(e) for e in self.events))
-        yield Job("sitemap.xml", "sitemap", self._key("sitemap", everything), self.sitemap, "data")
-        yield Job("robots.txt", "robots.txt", self._key("robots"), self.robots, "data")
+        yield Job("sitemap.xml", "sitemap", self._data("sitemap", everything), self.sitemap, "data")
+        yield Job("robots.txt", "robots.txt", self._data("robots"), self.robots, "data")
 
     def collections(self) -> Iterator[Collection]:
         context = {"tags": self._tag_counts(), "places": self._place_counts()}
@@ -200,7 +205,7 @@ class SiteBuilder:
         shown = _digest(context, *keys[:FEED_ITEMS])
         for path, source, make, kind in files:
             yield Job(
-                path, source, self._key(path, shown if kind == "feed" else inputs), make, kind
+                path, source, self._data(path, shown if kind == "feed" else inputs), make, kind
             )
 
     def list_page(
@@ -244,7 +249,7 @@ class SiteBuilder:
         yield Job(
             ics,
             f"calendar of event {event.id}",
-            self._key(ics, key),
+            self._data(ics, key),
             lambda: self.calendars.calendar([event], event.title),
             "calendar",
         )
@@ -293,6 +298,9 @@ class SiteBuilder:
 
     def _key(self, *parts: str) -> str:
         return _digest(self.site_key, *parts)
+
+    def _data(self, *parts: str) -> str:
+        return _digest(self.data_key, *parts)
 
     def _tag_counts(self) -> list[tuple[str, int]]:
         return [(tag, len(events)) for tag, events in self.tags.items()]

@@ -20,6 +20,7 @@ from .build import (
     _digest,
     _site_key,
     file_store,
+    settings_key,
     spare_tree,
     static_files,
 )
@@ -107,10 +108,19 @@ def _write(
     store = file_store(config) if mode != "demo" else None
     fragments = Fragments(
         str(Path(store.folder).parent / "fragments.bin") if store else None,
-        _digest(_site_key(config), repr(site)),  # entries are keyed by event only
+        _digest(settings_key(config), repr(site)),  # entries are keyed by event only
     )
     builder = SiteBuilder(
-        events, site, urls, renderer, now, fallback, _site_key(config), config.page_size, fragments
+        events,
+        site,
+        urls,
+        renderer,
+        now,
+        fallback,
+        _site_key(config),
+        config.page_size,
+        fragments,
+        data_key=settings_key(config),
     )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)

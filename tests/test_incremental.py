@@ -263,3 +263,16 @@ def test_a_304_is_not_enough_while_the_cache_lacks_a_description(gancio, tmp_pat
     snapshot, _ = fetch_snapshot(config, "online", NOW + 60, lazy=True)
     assert not snapshot.deferred and snapshot.rows  # the missing ones are asked for again
     assert any(r.path.startswith("/api/event/detail/") for r in gancio.requests[-3:])
+
+
+def test_a_template_change_renders_pages_only_not_feeds_calendars_or_data(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    (tmp_path / "templates" / "event.html").write_text(
+        "{% extends 'default/event.html' %}{% block title %}Evento!{% endblock %}"
+    )
+    report = build(config, mode="offline", now_ts=NOW)
+    assert report.source == "cache"
+    # The lists' calendars and JSON files are kept by key: not one entry was even looked up.
+    assert (report.entries_made, report.entries_reused) == (0, 0)
+    assert "Evento!" in next((tmp_path / "public" / "event").glob("*/index.html")).read_text()
