@@ -272,7 +272,10 @@ def settings_key(config: SiteConfig) -> str:
 
     Feeds, calendars and JSON files are made without templates: a template edited keeps them.
     """
-    settings = replace(config, output=Path(), cache=Path())
+    # Where files go and how the build guards and waits change no file's bytes.
+    settings = replace(
+        config, output=Path(), cache=Path(), timeout=0.0, shrink_limit=0.0, allow_shrink=False
+    )
     return _digest(__version__, _code_key(), repr(settings))
 
 

@@ -276,3 +276,14 @@ def test_a_template_change_renders_pages_only_not_feeds_calendars_or_data(gancio
     # The lists' calendars and JSON files are kept by key: not one entry was even looked up.
     assert (report.entries_made, report.entries_reused) == (0, 0)
     assert "Evento!" in next((tmp_path / "public" / "event").glob("*/index.html")).read_text()
+
+
+def test_settings_that_change_no_file_do_not_make_a_build_render_again(gancio, tmp_path):
+    from dataclasses import replace
+
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=NOW)
+    guarded = replace(config, allow_shrink=True, shrink_limit=0.9, timeout=5.0)
+    assert build(guarded, now_ts=NOW).source == "unchanged"
+    assert build(config, mode="offline", now_ts=NOW).source == "unchanged"
+    assert build(replace(config, page_size=5), mode="offline", now_ts=NOW).files_written > 0
