@@ -235,11 +235,12 @@ def filters(config: SiteConfig) -> dict[str, Any]:
 
 
 def _narrower_cache(config: SiteConfig, cached: Any) -> list[str]:
-    """Warn when the cached list was fetched with filters that may leave events out."""
+    """Warn when the cached list was fetched with filters that may leave out events these
+    settings show (narrower ones only select among the cached events)."""
     if not isinstance(cached, dict):
         return []
     wanted = filters(config)
-    differences = [key for key in wanted if cached.get(key) != wanted[key]]
+    differences = [key for key in wanted if not _within(key, wanted[key], cached.get(key))]
     if not differences:
         return []
     return [
@@ -247,6 +248,19 @@ def _narrower_cache(config: SiteConfig, cached: Any) -> list[str]:
         + ", ".join(differences)
         + "); this offline site may miss events: build once online with these settings"
     ]
+
+
+def _within(key: str, wanted: Any, cached: Any) -> bool:
+    """True when filter ``key`` set to ``wanted`` selects among what ``cached`` fetched."""
+    if wanted == cached:
+        return True
+    if key in ("tags", "places"):  # events with any of them: a subset of them is narrower
+        return isinstance(cached, list) and (
+            not cached or (bool(wanted) and set(wanted) <= set(cached))
+        )
+    if key == "show_recurrent":  # occurrences fetched and then left out
+        return cached is True and wanted is False
+    return False  # start and end: words like "now" and "+90d" cannot be compared
 
 
 def load_demo() -> tuple[Snapshot, int]:

@@ -126,6 +126,20 @@ def test_offline_warns_when_the_cache_was_fetched_with_other_filters(tmp_path):
     assert not any("other filters" in w for w in same.warnings)
 
 
+def test_offline_with_narrower_filters_than_the_cache_does_not_warn(tmp_path):
+    with FakeGancio() as fake:
+        build(config_for(fake.url, tmp_path, show_recurrent=True), now_ts=1796301525)
+        url = fake.url
+    for narrower in ({"tags": ["musica"]}, {"places": ["1"]}, {"show_recurrent": False}):
+        config = config_for(url, tmp_path, allow_shrink=True, **narrower)
+        report = build(config, mode="offline", now_ts=1796301525)
+        assert report.events and not any("other filters" in w for w in report.warnings)
+    wider = build(
+        config_for(url, tmp_path, end="+3d", allow_shrink=True), mode="offline", now_ts=1796301525
+    )
+    assert any("other filters (end)" in w for w in wider.warnings)
+
+
 def test_unknown_place_id_is_a_config_error(tmp_path):
     with FakeGancio() as fake, pytest.raises(ConfigError, match="no place numbered '9999'"):
         build(config_for(fake.url, tmp_path, places=["9999"]), now_ts=1796301525)
