@@ -143,6 +143,7 @@ def _render(
     done = _nothing_to_do(config, input_key, now_ts, started)
     if done is not None:
         done.requests = snapshot.requests
+        done.warnings = list(snapshot.warnings)  # what the fetch saw, said every time
         return done
     from .fetch import load_deferred
     from .write import parse_and_write  # the rendering code, loaded only when needed

@@ -72,20 +72,31 @@ def fetch_online(
     """
     info = client.nodeinfo()
     meta = info.get("metadata") if isinstance(info.get("metadata"), dict) else {}
+    # The tag of the last list saved: an answer with the same tag has the same bytes,
+    # whatever the query, so the cached rows stand for it. Its facts stand in for a
+    # nodeinfo that says nothing usable this time (a site must not jump to UTC).
+    saved = cache.load_etag()
+    known = saved.get("facts") if isinstance(saved.get("facts"), dict) else {}
+    notes: list[str] = []
     timezone = _text(meta.get("nodeTimezone"))
+    if not config.timezone and not _is_zone(timezone) and _is_zone(known.get("timezone")):
+        notes.append(
+            f"the instance gave no usable time zone ({timezone[:40]!r}); kept the last "
+            f"build's, {known['timezone']}: set `timezone` in gancio-site.toml"
+        )
+        timezone = known["timezone"]
     now = datetime.fromtimestamp(now_ts, site_zone(config, timezone, []))
     place_ids = _resolve_places(config, client)
     query = list_query(config, now, place_ids)
-    instance_name = _text(meta.get("nodeName")) or _host(config.instance)
+    instance_name = (
+        _text(meta.get("nodeName")) or _text(known.get("instance_name")) or _host(config.instance)
+    )
     list_facts = {  # what the list was fetched under, besides the query's moving window
         "filters": filters(config),
         "instance_name": instance_name,
         "timezone": timezone,
         "place_ids": place_ids,
     }
-    # The tag of the last list saved: an answer with the same tag has the same bytes,
-    # whatever the query, so the cached rows stand for it.
-    saved = cache.load_etag()
     etag = saved.get("etag")
     listed = client.events(query, etag)
     if (
@@ -101,6 +112,7 @@ def fetch_online(
             timezone=timezone,
             rows=[],
             place_ids=place_ids,
+            warnings=notes,
             requests=client.requests_made,
             deferred=True,
         )
@@ -128,7 +140,7 @@ def fetch_online(
         timezone=timezone,
         rows=rows,
         place_ids=place_ids,
-        warnings=skipped,
+        warnings=notes + skipped,
     )
     descriptions, series = cache.load_descriptions(), cache.load_series()
     fetched = _fill_descriptions(snapshot, descriptions, series, client, config, query)
@@ -565,6 +577,17 @@ def _repeat_key(row: dict[str, Any]) -> tuple[int, Any] | None:
     if _is_id(parent) and _is_id(row.get("id")):
         return parent, row.get("start_datetime")
     return None
+
+
+def _is_zone(name: Any) -> bool:
+    """True when ``name`` is an IANA time zone this machine knows."""
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _is_id(value: Any) -> bool:

@@ -206,3 +206,20 @@ def test_detail_failure_builds_the_page_without_description(gancio, tmp_path, fi
     assert any(w.startswith("event 3: no description") for w in report.warnings)
     event = next(e for e in site_json(tmp_path)["events"] if e["id"] == 3)
     assert event["description"] == ""
+
+
+def test_a_nodeinfo_that_says_nothing_keeps_the_last_builds_zone_and_name(gancio, tmp_path, fixed_now):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=fixed_now)
+    page = (tmp_path / "public" / "index.html").read_bytes()
+    for answer in ({"status": 404, "body": "Not Found"}, {"status": 200, "body": "{}"}):
+        gancio.fail("/.well-known/nodeinfo/2.0", content_type="application/json", **answer)
+        report = build(config, now_ts=fixed_now)
+        assert report.source == "unchanged"  # not a whole site moved to UTC and renamed
+        assert any("kept the last build's, Europe/Rome" in w for w in report.warnings)
+        assert (tmp_path / "public" / "index.html").read_bytes() == page
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    gancio.fail("/.well-known/nodeinfo/2.0", status=404, body="Not Found")
+    first = build(config_for(gancio, fresh), now_ts=fixed_now)  # nothing to keep: UTC, said so
+    assert any("using UTC" in w for w in first.warnings)
