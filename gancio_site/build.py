@@ -174,10 +174,9 @@ def fetch_snapshot(
     if mode == "offline":
         return fetch_offline(config, cache), now_ts
     client = client or GancioClient(config.instance, timeout=config.timeout)
-    snapshot = fetch_online(config, client, cache, now_ts, lazy)
-    if not lazy:  # no build of ours follows to judge the list: it stands
-        cache.release()
-    return snapshot, now_ts
+    # The list saved in the cache stays revocable (``Cache.checkpoint``) until the build
+    # that uses it says whether it publishes it: see ``_build`` and the dev server.
+    return fetch_online(config, client, cache, now_ts, lazy), now_ts
 
 
 def _cache_key(config: SiteConfig) -> str:

@@ -13,6 +13,7 @@ treated as absent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 DIGESTED = ("events.json", "descriptions.json")  # what a build's site is made from
 SAVED = (*DIGESTED, "series.json", "events.etag")
+CHECKPOINT = ".kept.json"  # which of SAVED a pending checkpoint holds
 _last_digest: list = [None, ""]
 
 
@@ -129,29 +131,40 @@ class Cache:
 
     def checkpoint(self) -> None:
         """Keep the saved files as they are now, for ``rollback`` (links: nothing copied)."""
+        self.release()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        there = []
         for name in SAVED:
             kept = self.folder / f".{name}.kept"
-            kept.unlink(missing_ok=True)
             try:
                 os.link(self.folder / name, kept)
             except FileNotFoundError:
                 continue
             except OSError:  # a file system without hard links
                 shutil.copyfile(self.folder / name, kept)
+            there.append(name)
+        (self.folder / CHECKPOINT).write_text(json.dumps(there), encoding="utf-8")
 
     def rollback(self) -> None:
-        """Put back the files kept by ``checkpoint``: a refused fetch is not remembered."""
+        """Put back the files kept by the last ``checkpoint``, if one is pending: a fetch
+        the build refused is not remembered."""
+        try:
+            there = json.loads((self.folder / CHECKPOINT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
         for name in SAVED:
-            kept = self.folder / f".{name}.kept"
-            if kept.exists():
-                os.replace(kept, self.folder / name)
+            if name in there:
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self.folder / f".{name}.kept", self.folder / name)
             else:  # there was none before
                 (self.folder / name).unlink(missing_ok=True)
+        self.release()
 
     def release(self) -> None:
         """Forget the files kept by ``checkpoint``: what was saved since stands."""
         for name in SAVED:
             (self.folder / f".{name}.kept").unlink(missing_ok=True)
+        (self.folder / CHECKPOINT).unlink(missing_ok=True)
 
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self.folder / name

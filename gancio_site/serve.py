@@ -51,8 +51,9 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from .build import build, fetch_snapshot, now_timestamp
+from .cache import Cache
 from .config import SiteConfig
-from .errors import ConfigError, GancioSiteError
+from .errors import ConfigError, GancioSiteError, ShrinkRefused
 from .fetch import Snapshot
 
 WATCH_INTERVAL = 0.25  # seconds between polls; also the quiet time before a rebuild
@@ -142,8 +143,9 @@ def serve(load: Callable[[], SiteConfig], options: Options, reporter: Reporter) 
 def _attended(config: SiteConfig) -> SiteConfig:
     """Return ``config`` allowing a build with far fewer events than the last one.
 
-    That guard is for unattended builds (a broken fetch must not empty a public site); here
-    someone watches every build, and narrowing a filter while editing is the point.
+    Used once a filter was changed in the config while serving: narrowing it while editing
+    is the point. Otherwise the guard holds as in ``build``: an instance answering an
+    empty list must not empty the site, nor the cache a later build starts from.
     """
     if hasattr(config, "allow_shrink"):
         return replace(config, allow_shrink=True)
@@ -171,6 +173,7 @@ class DevSite:
         self.published = self._state(None)
         self.refetch_asked = threading.Event()
         self.next_fetch = float("inf")
+        self.narrowed = False  # a filter was changed while serving
 
     def start(self) -> None:
         """Fetch (a failure is fatal here: there is nothing to show) and build once."""
@@ -210,19 +213,28 @@ class DevSite:
         assert self.snapshot is not None
         self.builds += 1  # counted from the start: whoever sees the new files sees the count
         self.published = replace(self.published, builds=self.builds)
+        cache = Cache(self.config.cache, self.config.instance)
         try:
             report = build(
-                _attended(self.config),
+                _attended(self.config) if self.narrowed else self.config,
                 mode=self.options.mode,
                 snapshot=self.snapshot,
                 now_ts=self.now_ts,
             )
+        except ShrinkRefused as exc:
+            if self.options.mode == "online":
+                cache.rollback()  # the refused list is not kept for later builds either
+            self.fail(str(exc))
+            return
         except GancioSiteError as exc:
             self.fail(str(exc))
             return
         except Exception as exc:  # a bug must not stop the server; show it like any failure
             self.fail(f"build failed unexpectedly: {type(exc).__name__}: {exc}")
             return
+        finally:
+            if self.options.mode == "online":
+                cache.release()  # the list fetched last is the one the site shows now
         if news:  # the first build, or after a fetch: the data's warnings are new
             for warning in report.warnings[:MAX_WARNINGS]:
                 self.reporter.warn(warning)
@@ -245,6 +257,7 @@ class DevSite:
             if any(getattr(self.fetched_for, k) != getattr(new, k) for k in FETCH_KEYS):
                 self.snapshot, self.now_ts = self._fetch(new)
                 self.fetched_for = new
+                self.narrowed = True  # a filter changed on purpose: the site may shrink
         except GancioSiteError as exc:
             self.config_broken = True
             self.fail("\n".join(exc.problems) if isinstance(exc, ConfigError) else str(exc))

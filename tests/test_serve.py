@@ -398,3 +398,22 @@ def test_runtime_template_errors_name_file_and_line(tmp_path):
         f"Error: template {Path('templates') / 'index.html'}, line 3: "
         "unsupported operand type(s) for +: 'int' and 'str'\n"
     )
+
+
+def test_an_empty_list_at_start_is_refused_and_not_kept_in_the_cache(gancio, tmp_path, serve):
+    from gancio_site.build import build
+    from gancio_site.config import load_config
+
+    site = site_for(gancio, tmp_path)
+    config = load_config(site / "gancio-site.toml")
+    build(config, now_ts=FIXED_NOW)  # the published site: 30 events
+    published = {p: p.read_bytes() for p in (site / "public").rglob("*") if p.is_file()}
+    cached = {p: p.read_bytes() for p in (site / ".gancio-cache").rglob("*.json")}
+    gancio.fail("/api/events", status=200, body="[]", content_type="application/json", times=-1)
+    served = serve(cwd=site).ready()
+    assert served.wait_for("refusing to publish it"), (served.out, served.err)
+    assert served.stop() == 0
+    assert {p: p.read_bytes() for p in (site / "public").rglob("*") if p.is_file()} == published
+    assert {p: p.read_bytes() for p in (site / ".gancio-cache").rglob("*.json")} == cached
+    assert not list((site / ".gancio-cache").rglob("*.kept*"))
+    assert build(config, mode="offline", now_ts=FIXED_NOW + 60).events == 30
