@@ -145,7 +145,7 @@ def main() -> None:
     "--place", "places", multiple=True, help="Only events at this place, id or name (repeatable)."
 )
 @click.option("--start", help="From: now, today, a date, or relative like -7d.")
-@click.option("--end", help="Until: a date, or relative like +90d.")
+@click.option("--end", help="Until: today or a date (included), or relative like +90d.")
 @click.option("--max", "max_", help="At most this many events.")
 @click.option("--page-size", help="Events per list page (100; 0 for one page).")
 @click.option(
