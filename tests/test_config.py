@@ -40,6 +40,24 @@ def test_file_env_and_flags_in_order_of_precedence(tmp_path):
     assert config.output == tmp_path / "site"  # relative to the file's folder
 
 
+def test_folders_not_set_in_the_file_are_relative_to_the_working_folder(tmp_path):
+    # As the README says: set in the file, relative to the file's folder; not set in the
+    # file (defaults, environment, flags), relative to the working folder.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "s").mkdir()  # the working folder (the tests run in tmp_path)
+    path = write(tmp_path / "site", 'output = "out"\n')
+    config = load_config(
+        path, env={**MINIMAL, "GANCIO_CACHE": "c"}, overrides={"static": "s", "templates": None}
+    )
+    assert config.output == tmp_path / "site" / "out"
+    assert (config.cache, config.static, config.templates) == (
+        Path("c"),
+        Path("s"),
+        Path("templates"),
+    )
+    assert not config.templates.is_absolute()  # the working folder's templates/, not site/'s
+
+
 def test_defaults():
     config = load_config(None, env=MINIMAL)
     assert config.output == Path("public")
