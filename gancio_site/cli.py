@@ -62,14 +62,45 @@ CONFIG_OPTION = click.option(
 INSTANCE_OPTION = click.option("--instance", help="URL of the Gancio instance.")
 
 
+class _UsageError(click.ClickException):
+    """A usage error shown as one ``Error:`` line pointing at the command's help (exit 2)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+
+    @classmethod
+    def of(cls, exc: click.UsageError, group: click.Context | None = None) -> click.ClickException:
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+            return exc  # `gancio-site` alone prints the help, as before
+        message = " ".join(line.strip() for line in exc.format_message().splitlines())
+        if exc.ctx is not None:
+            command = exc.ctx.command_path
+        elif group is not None:  # some parser errors come without the command's context
+            command = " ".join(filter(None, [group.command_path, group.invoked_subcommand]))
+        else:
+            command = "gancio-site"
+        return cls(f"{message.removesuffix('.')} (see `{command} --help`)")
+
+
 class _Group(click.Group):
-    """Turns any unexpected exception into one ``Error:`` line instead of a traceback."""
+    """Turns any unexpected exception into one ``Error:`` line instead of a traceback,
+    and any usage error into one ``Error:`` line instead of click's usage block."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _UsageError.of(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: unfinished output is removed.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _UsageError.of(exc, ctx) from exc
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -87,6 +118,7 @@ class _Group(click.Group):
 
 
 @click.group(
+    "gancio-site",
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -113,7 +145,7 @@ def main() -> None:
     "--place", "places", multiple=True, help="Only events at this place, id or name (repeatable)."
 )
 @click.option("--start", help="From: now, today, a date, or relative like -7d.")
-@click.option("--end", help="Until: a date, or relative like +90d.")
+@click.option("--end", help="Until: today or a date (included), or relative like +90d.")
 @click.option("--max", "max_", help="At most this many events.")
 @click.option("--page-size", help="Events per list page (100; 0 for one page).")
 @click.option(

@@ -72,7 +72,7 @@ KEYS: dict[str, str] = {
     "tags": "only events with any of these tags",
     "places": "only events at any of these places (ids or names)",
     "start": "first day: now, today, a date, or relative like -7d",
-    "end": "last day: a date, or relative like +90d (default: no end)",
+    "end": "last day, included: today, a date, or relative like +90d (default: no end)",
     "max": "at most this many events",
     "page_size": "events per list page (home, tag, place); 0 puts each list on one page",
     "show_recurrent": "include occurrences of recurrent events",
@@ -147,7 +147,7 @@ def _did_you_mean(key: str) -> str:
 
 def _check_window(config: SiteConfig) -> list[str]:
     now = datetime.now().astimezone()  # comparing two specs: any zone will do
-    start, end = resolve_time(config.start, now), resolve_time(config.end, now)
+    start, end = resolve_time(config.start, now), resolve_end(config.end, now)
     if start is not None and end is not None and end < start:
         return [f"end: {config.end!r} is before start {config.start!r}"]
     return []
@@ -288,16 +288,24 @@ def _tags(value: Any) -> tuple[str, ...]:
     return _list(value)
 
 
-def _when(value: Any) -> str:
+def _when(value: Any, resolve: Callable[[str, datetime], datetime | None]) -> str:
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        value = value.isoformat()
     if not isinstance(value, str):
         raise ValueError(
             f"{value!r} is not a time: use now, today, a date like 2026-12-31, or +90d / -7d"
         )
     text = value.strip()
-    resolve_time(text, datetime.now().astimezone())
+    resolve(text, datetime.now().astimezone())
     return text
+
+
+def _start(value: Any) -> str:
+    return _when(value, resolve_time)
+
+
+def _end(value: Any) -> str:
+    return _when(value, resolve_end)
 
 
 def _whole(value: Any, minimum: int, expected: str) -> int:
@@ -358,8 +366,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timezone": _timezone,
     "tags": _tags,
     "places": _list,
-    "start": _when,
-    "end": _when,
+    "start": _start,
+    "end": _end,
     "max": _max,
     "page_size": _page_size,
     "show_recurrent": _bool,
@@ -376,6 +384,7 @@ def resolve_time(spec: str, now: datetime) -> datetime | None:
     Accepts ``now``, ``today`` (local midnight), ``YYYY-MM-DD`` (local midnight),
     ``YYYY-MM-DDTHH:MM``, and ``+Nd``/``-Nd`` (also ``w`` weeks, ``h`` hours).
     Relative days count from local midnight, so "-7d" always covers whole days.
+    An ``end`` goes through ``resolve_end``: its days are included whole.
     """
     text = spec.strip()
     if not text:
@@ -405,3 +414,27 @@ def resolve_time(spec: str, now: datetime) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=now.tzinfo)
     return parsed
+
+
+def resolve_end(spec: str, now: datetime) -> datetime | None:
+    """Return the instant the ``end`` setting names, in ``now``'s zone; None for ''.
+
+    A day (``today``, ``YYYY-MM-DD``) is included whole: it ends with its last second,
+    just before the next local midnight. Anything else means what ``resolve_time`` says.
+    """
+    text = spec.strip()
+    day = now.date() if text == "today" else _bare_date(text)
+    if day is None:
+        return resolve_time(text, now)
+    # Gancio's times are whole seconds; fold=1 is the later 23:59:59 should the clocks
+    # go back an hour at midnight.
+    return datetime.combine(day, time(23, 59, 59, fold=1), now.tzinfo)
+
+
+def _bare_date(text: str) -> date | None:
+    if text.isdigit():
+        return None  # no date: resolve_time explains
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

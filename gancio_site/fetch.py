@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .api import GancioClient, redact
 from .cache import Cache
-from .config import SiteConfig, resolve_time
+from .config import SiteConfig, resolve_end, resolve_time
 from .errors import ApiError, ConfigError, DataError
 from .progress import current
 
@@ -189,7 +189,7 @@ def list_query(config: SiteConfig, now: datetime, place_ids: dict[str, int]) -> 
     ``start`` is always sent, so the answer never depends on the instance's defaults.
     """
     start = resolve_time(config.start, now) or now
-    end = resolve_time(config.end, now)
+    end = resolve_end(config.end, now)
     query: dict[str, Any] = {"start": int(start.timestamp())}
     if end is not None:
         query["end"] = int(end.timestamp())

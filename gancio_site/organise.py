@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .config import SiteConfig, resolve_time
+from .config import SiteConfig, resolve_end, resolve_time
 from .models import Event, Parser, Place
 
 
@@ -48,7 +48,7 @@ def select(
 ) -> list[Event]:
     """Return the events the site shows, soonest first, at most ``config.max``."""
     start = resolve_time(config.start, now) or now
-    end = resolve_time(config.end, now)
+    end = resolve_end(config.end, now)
     tags = set(config.tags)
     places = {place_ids.get(p, int(p) if p.isdigit() else -1) for p in config.places}
     chosen = []

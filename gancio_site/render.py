@@ -90,8 +90,11 @@ class Renderer:
         # "default/base.html" always names the theme's own file, so a site's base.html can
         # extend it and replace a single block.
         loaders: list[jinja2.BaseLoader] = [jinja2.PrefixLoader({"default": theme})]
-        loaders += [jinja2.FileSystemLoader(str(d)) for d in template_dirs if d.is_dir()]
+        folders = [d for d in template_dirs if d.is_dir()]
+        loaders += [jinja2.FileSystemLoader(str(d)) for d in folders]
         loaders.append(theme)
+        # Where a missing template was looked for, said in its error.
+        self.looked_in = " and ".join([*(f"{d}/" for d in folders), "the default theme"])
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             # HTML and XML are escaped; JavaScript templates pass data through |tojson.
@@ -206,11 +209,22 @@ class Renderer:
         except Exception as exc:  # also TypeError & co. raised by template code at runtime
             where = _template_line(exc.__traceback__)
             if where is not None:
-                raise TemplateFailed(f"template {where[0]}, line {where[1]}: {exc}") from None
+                raise TemplateFailed(
+                    f"template {where[0]}, line {where[1]}: {self._explain(exc)}"
+                ) from None
             if not isinstance(exc, jinja2.TemplateError):
                 raise
-            raise TemplateFailed(f"template {template} (page {page}): {exc}") from None
+            raise TemplateFailed(
+                f"template {template} (page {page}): {self._explain(exc)}"
+            ) from None
         return html.encode("utf-8")
+
+    def _explain(self, exc: Exception) -> str:
+        """Return the message of a template error; a missing template says where it was sought."""
+        if isinstance(exc, jinja2.TemplateNotFound):
+            names = " or ".join(repr(str(name)) for name in exc.templates) or repr(str(exc.name))
+            return f"no template named {names} (looked in {self.looked_in})"
+        return str(exc)
 
 
 def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:

@@ -40,6 +40,24 @@ EMPTY_DEFAULTS = {
     "places": "all",
     "max": "no limit",
 }
+# What each template of the default theme renders: the list in a new site's templates/README.md.
+THEME_TEMPLATES = {
+    "base.html": "the frame of the site's pages: head, header and menu, footer (blocks below)",
+    "index.html": "the home page: upcoming events by day (`page/2/`...), tags and places",
+    "event.html": "an event's page (`event/<slug>/`): when, where, description, calendars",
+    "tag.html": "a tag's page (`tag/<tag>/`): its events by day and its feeds",
+    "place.html": "a place's page (`place/<place>/`): address, map link, events, feeds",
+    "tags.html": "every tag with its number of events (`tag/`)",
+    "places.html": "every place with its address and number of events (`place/`)",
+    "404.html": "the page shown for an address that does not exist",
+    "_event_item.html": "one event in a list: time, title, place, tags, thumbnail",
+    "_day_list.html": "the days of a list, each with its events (home, tag, place pages)",
+    "_pager.html": "the links to the earlier and later pages of a long list",
+    "_feeds.html": "the RSS, Atom, iCalendar and JSON links (footer, tag and place pages)",
+    "embed.js": "the widget script other websites embed (JavaScript, not HTML)",
+    "embed/index.html": "the widget in an iframe, for websites that take no script",
+    "embed/builder.html": "the page that makes the snippet to embed the widget",
+}
 HEADER = """\
 # gancio-site configuration: https://gancio.org events as a static site.
 # Uncomment a line to change a setting. Paths are relative to this file. Every key can
@@ -93,13 +111,17 @@ def site_files() -> dict[str, str]:
     """Return relative path -> text of every file of a new site."""
     files = resources.files("gancio_site").joinpath("scaffold_files")
     theme = theme_dir() / "templates"
-    names = sorted(p.name for p in theme.glob("*.html") if not p.name.startswith("_"))
+    templates = "\n".join(
+        f"- `{name}`: {meaning}"
+        for name, meaning in THEME_TEMPLATES.items()
+        if (theme / name).is_file()
+    )
     base = (theme / "base.html").read_text("utf-8")
     blocks = list(dict.fromkeys(re.findall(r"{%-?\s*block\s+(\w+)", base)))
     readme = (
         files.joinpath("templates-README.md")
         .read_text("utf-8")
-        .replace("@THEME_TEMPLATES@", ", ".join(f"`{n}`" for n in names))
+        .replace("@THEME_TEMPLATES@", templates)
         .replace("@BASE_BLOCKS@", ", ".join(f"`{b}`" for b in blocks))
     )
     major, minor = __version__.split(".")[:2]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fake_gancio import FakeGancio
@@ -127,6 +129,18 @@ def test_window_and_max_are_applied(gancio, tmp_path, fixed_now):
     assert len(events) == 5
     assert "end=" in gancio.requests[1].query
     assert [e["start"] for e in events] == sorted(e["start"] for e in events)
+
+
+def test_an_end_date_includes_the_events_of_that_day(gancio, tmp_path, fixed_now):
+    # The fixture's now is Thursday 3 December 2026, 13:38 in Rome; the jazz concert (3)
+    # starts on Saturday 5 December at 19:30, the social dinner (4) on the 6th at 20:00.
+    build(config_for(gancio, tmp_path, end="2026-12-05"), now_ts=fixed_now)
+    assert [e["id"] for e in site_json(tmp_path)["events"]] == [11, 3]
+    last_second = int(datetime(2026, 12, 5, 23, 59, 59, tzinfo=ZoneInfo("Europe/Rome")).timestamp())
+    assert f"end={last_second}" in gancio.requests[1].query
+    gancio.requests.clear()
+    build(config_for(gancio, tmp_path, end="today"), now_ts=fixed_now)  # in progress today
+    assert [e["id"] for e in site_json(tmp_path)["events"]] == [11]
 
 
 def test_retries_5xx_and_429_honouring_retry_after(gancio, tmp_path, fixed_now):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from fake_gancio import FakeGancio
 
@@ -65,6 +66,78 @@ def test_usage_error_exits_2():
     result = run("build", "--no-such-flag")
     assert result.exit_code == 2
     assert "No such option '--no-such-flag'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--no-such-flag"], "Error: No such option '--no-such-flag' (see `gancio-site --help`)"),
+        (["bogus"], "Error: No such command 'bogus' (see `gancio-site --help`)"),
+        (
+            ["build", "--no-such-flag"],
+            "Error: No such option '--no-such-flag' (see `gancio-site build --help`)",
+        ),
+        (
+            ["build", "--tag"],
+            "Error: Option '--tag' requires an argument (see `gancio-site build --help`)",
+        ),
+        (
+            ["serve", "--port", "abc"],
+            "Error: Invalid value for '--port': 'abc' is not a valid integer range "
+            "(see `gancio-site serve --help`)",
+        ),
+        (
+            ["serve", "--port", "70000"],
+            "Error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535 "
+            "(see `gancio-site serve --help`)",
+        ),
+        (
+            ["serve", "--refresh", "0"],
+            "Error: Invalid value for '--refresh': 0.0 is not in the range x>0 "
+            "(see `gancio-site serve --help`)",
+        ),
+        (
+            ["init", "a", "b"],
+            "Error: Got unexpected extra argument (b) (see `gancio-site init --help`)",
+        ),
+        (
+            ["login", "--username"],
+            "Error: Option '--username' requires an argument (see `gancio-site login --help`)",
+        ),
+        (
+            ["whoami", "extra"],
+            "Error: Got unexpected extra argument (extra) (see `gancio-site whoami --help`)",
+        ),
+        (
+            ["logout", "--nope"],
+            "Error: No such option '--nope' (see `gancio-site logout --help`)",
+        ),
+        (
+            ["publish", "nothere.md"],
+            "Error: Invalid value for '[PATHS]...': Path 'nothere.md' does not exist "
+            "(see `gancio-site publish --help`)",
+        ),
+    ],
+)
+def test_every_usage_error_is_one_error_line(args, line):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [line]
+    assert result.stdout == ""
+
+
+def test_a_mistyped_flag_gets_its_suggestion_on_the_same_line():
+    result = run("bulid", "--demo")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: No such command 'bulid'. Did you mean 'build'? (see `gancio-site --help`)\n"
+    )
+
+
+def test_no_command_still_shows_the_help():
+    result = run()
+    assert "Usage: gancio-site [OPTIONS] COMMAND [ARGS]..." in result.output
+    assert "build" in result.output and "Error:" not in result.output
 
 
 def test_failed_build_exits_1_with_one_error_line(tmp_path):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gancio_site.config import load_config, resolve_time
+from gancio_site.config import load_config, resolve_end, resolve_time
 from gancio_site.errors import ConfigError
 
 MINIMAL = {
@@ -38,6 +38,24 @@ def test_file_env_and_flags_in_order_of_precedence(tmp_path):
     assert config.base_url == "https://example.org/agenda/"
     assert config.base_path == "/agenda/"
     assert config.output == tmp_path / "site"  # relative to the file's folder
+
+
+def test_folders_not_set_in_the_file_are_relative_to_the_working_folder(tmp_path):
+    # As the README says: set in the file, relative to the file's folder; not set in the
+    # file (defaults, environment, flags), relative to the working folder.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "s").mkdir()  # the working folder (the tests run in tmp_path)
+    path = write(tmp_path / "site", 'output = "out"\n')
+    config = load_config(
+        path, env={**MINIMAL, "GANCIO_CACHE": "c"}, overrides={"static": "s", "templates": None}
+    )
+    assert config.output == tmp_path / "site" / "out"
+    assert (config.cache, config.static, config.templates) == (
+        Path("c"),
+        Path("s"),
+        Path("templates"),
+    )
+    assert not config.templates.is_absolute()  # the working folder's templates/, not site/'s
 
 
 def test_defaults():
@@ -118,6 +136,38 @@ def test_relative_and_absolute_times(spec, expected):
     now = datetime(2026, 12, 3, 13, 38, 45, tzinfo=rome)
     assert resolve_time(spec, now) == expected.replace(tzinfo=rome)
     assert resolve_time("", now) is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("2026-12-05", datetime(2026, 12, 5, 23, 59, 59)),  # the whole day, included
+        ("today", datetime(2026, 12, 3, 23, 59, 59)),
+        ("2027-03-28", datetime(2027, 3, 28, 23, 59, 59)),  # a 23-hour day (clocks go forward)
+        ("now", datetime(2026, 12, 3, 13, 38, 45)),
+        ("+90d", datetime(2027, 3, 3, 0, 0)),  # relative ends count from midnight, as before
+        ("+3h", datetime(2026, 12, 3, 16, 38, 45)),
+        ("2026-12-31T21:30", datetime(2026, 12, 31, 21, 30)),
+        ("2026-12-31T00:00", datetime(2026, 12, 31, 0, 0)),  # a time given is a time meant
+    ],
+)
+def test_an_end_date_includes_its_whole_day(spec, expected):
+    rome = ZoneInfo("Europe/Rome")
+    now = datetime(2026, 12, 3, 13, 38, 45, tzinfo=rome)
+    assert resolve_end(spec, now) == expected.replace(tzinfo=rome)
+    assert resolve_end("", now) is None
+
+
+def test_an_end_of_today_or_of_the_start_day_is_valid(tmp_path):
+    assert load_config(None, env=MINIMAL, overrides={"end": "today"}).end == "today"
+    config = load_config(None, env=MINIMAL, overrides={"start": "today", "end": "today"})
+    assert (config.start, config.end) == ("today", "today")
+    write(tmp_path, "start = 2026-12-05\nend = 2026-12-05\n")  # TOML dates
+    config = load_config(tmp_path / "gancio-site.toml", env=MINIMAL)
+    assert (config.start, config.end) == ("2026-12-05", "2026-12-05")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env=MINIMAL, overrides={"start": "2026-12-05", "end": "2026-12-04"})
+    assert caught.value.problems == ["end: '2026-12-04' is before start '2026-12-05'"]
 
 
 def test_base_url_defaults_to_netlify_url():

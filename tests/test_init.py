@@ -87,11 +87,20 @@ def test_config_explains_every_key_and_its_examples_are_valid(tmp_path):
     assert config.tags == ("musica", "teatro")
 
 
+def test_templates_readme_lists_every_template_of_the_theme_with_what_it_renders(tmp_path):
+    run("init")
+    readme = (tmp_path / "templates" / "README.md").read_text()
+    listed = dict(re.findall(r"^- `([^`]+)`: (.+)$", readme, re.M))
+    theme = theme_dir() / "templates"
+    shipped = {p.relative_to(theme).as_posix() for p in theme.rglob("*") if p.is_file()}
+    assert {"_event_item.html", "_pager.html", "embed.js", "embed/builder.html"} <= shipped
+    assert set(listed) == shipped  # every template, partials and the widget's included
+    assert all(len(line) > 20 for line in listed.values()), listed
+
+
 def test_templates_readme_example_extends_the_default_base(tmp_path, monkeypatch):
     run("init")
     readme = (tmp_path / "templates" / "README.md").read_text()
-    for template in theme_dir().joinpath("templates").glob("[!_]*.html"):
-        assert f"`{template.name}`" in readme
     example = re.search(r'\n    (\{% extends "default/base.html" %\}\n.*?)\n\n', readme, re.S)
     assert example
     (tmp_path / "templates" / "base.html").write_text(example[1].replace("\n    ", "\n"))

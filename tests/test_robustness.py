@@ -197,6 +197,30 @@ def test_broken_theme_template_is_one_error_line(tmp_path):
     assert "is not UTF-8" in result.stderr
 
 
+def test_a_missing_template_is_named_with_where_it_was_looked_for(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "base.html").write_text('{# mine #}\n{% include "nothere.html" %}\n')
+    result = CliRunner().invoke(main, ["build", "--demo"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: template templates/base.html, line 2: no template named 'nothere.html' "
+        "(looked in templates/ and the default theme)\n"
+    )
+    (tmp_path / "site" / "tpl").mkdir(parents=True)
+    (tmp_path / "site" / "gancio-site.toml").write_text('templates = "tpl"\n')
+    (tmp_path / "site" / "tpl" / "event.html").write_text(
+        '{% extends "default/event.html" %}\n{% block content %}\n'
+        '{% include ["a.html", "b.html"] %}{% endblock %}\n'
+    )
+    result = CliRunner().invoke(main, ["build", "--demo", "-c", "site/gancio-site.toml"])
+    assert result.exit_code == 1
+    folder = tmp_path / "site" / "tpl"
+    assert result.stderr == (
+        f"Error: template {folder / 'event.html'}, line 3: no template named 'a.html' or "
+        f"'b.html' (looked in {folder}/ and the default theme)\n"
+    )
+
+
 def test_links_in_static_are_not_followed(tmp_path):
     (tmp_path / "static").mkdir()
     (tmp_path / "secret.txt").write_text("private")
