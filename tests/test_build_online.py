@@ -222,7 +222,9 @@ def test_detail_failure_builds_the_page_without_description(gancio, tmp_path, fi
     assert event["description"] == ""
 
 
-def test_a_nodeinfo_that_says_nothing_keeps_the_last_builds_zone_and_name(gancio, tmp_path, fixed_now):
+def test_a_nodeinfo_that_says_nothing_keeps_the_last_builds_zone_and_name(
+    gancio, tmp_path, fixed_now
+):
     config = config_for(gancio, tmp_path)
     build(config, now_ts=fixed_now)
     page = (tmp_path / "public" / "index.html").read_bytes()
