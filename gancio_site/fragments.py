@@ -162,7 +162,17 @@ class Fragments:
             log.info("ignoring the incomplete end of %s", self.path)
             self._torn = True  # nothing may be appended after it: the next save rewrites
         self._data = data
+        let_go(data)  # reading the index brought the whole file into memory
         return entries
+
+
+def let_go(data: object) -> None:
+    """Drop the pages of a mapped file from this process's memory (not from the file:
+    what is read again is read from it), so a build holds only the entries it is writing
+    now, not every entry it has read."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def memo() -> Remember:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ConfigError, OutputError
+from .fragments import let_go
 from .store import FileStore
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ class OutputTree:
                 self.written += 1
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        for mapped in {id(p.obj): p.obj for p in pieces if isinstance(p, memoryview)}.values():
+            let_go(mapped)  # entries of the fragments file, written: not kept in memory
         if key and self.store is not None:
             self.store.keep(key, target)
 

@@ -132,3 +132,26 @@ def test_kept_descriptions_stay_kept_through_builds_that_only_reuse_them(gancio,
 
 def _salt(path: Path) -> str:
     return path.read_bytes()[len(FORMAT) : len(FORMAT) + 32].decode()
+
+
+def test_entries_written_out_and_let_go_still_read_right(tmp_path: Path):
+    # Once written, the pages of the mapped file leave the build's memory; an entry read
+    # again after that comes back from the file with the same bytes.
+    from gancio_site.output import OutputTree
+
+    path = tmp_path / "fragments.bin"
+    first = Fragments(str(path), SALT)
+    values = {key: (key[0] * 5000).encode() for key in (A, B, C)}
+    for key, value in values.items():
+        made(first, key, value)
+    first.save(list(values))
+    second = Fragments(str(path), SALT)
+    pieces = [made(second, key, b"other") for key in (A, B, C)]
+    assert all(isinstance(piece, memoryview) for piece in pieces)
+    tree = OutputTree(tmp_path / "public").open()
+    tree.write("events.json", pieces, "a test")
+    tree.write("again.json", [made(second, key, b"other") for key in (C, A)], "a test")
+    tree.commit()
+    assert (tmp_path / "public" / "events.json").read_bytes() == b"".join(values.values())
+    assert (tmp_path / "public" / "again.json").read_bytes() == values[C] + values[A]
+    assert bytes(pieces[1]) == values[B]
