@@ -6,7 +6,8 @@ every other event's entry would be made again too. Entries are found by a key of
 everything they are made from (the event, its links, the site's settings and templates),
 so an entry is never stale. New entries are appended to the file in the cache folder;
 it is rewritten without the entries of events no longer shown once they would make up
-more than half of it.
+more than half of it. While a build runs, the entries it makes wait in an unnamed
+temporary file beside it, not in memory (tens of megabytes at 10,000 events).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from .models import Event
@@ -43,7 +44,9 @@ class Fragments:
         self._data: mmap.mmap | bytes = b""
         self._torn = False  # the file ends in an incomplete entry
         self.old: dict[str, tuple[int, int]] = self._load() if path else {}
-        self.new: dict[str, bytes] = {}
+        # Entries made now: (offset, length) in the spill file, or the bytes without one.
+        self.new: dict[str, tuple[int, int] | bytes] = {}
+        self._spill: BinaryIO | None = None
         self._pid = os.getpid()
         self.made = 0  # entries made by this process (not found in the last build's)
         self._kept: set[str] = set()
@@ -55,7 +58,7 @@ class Fragments:
 
     def get(self, key: str, make: Callable[[], bytes]) -> bytes:
         """Return the entry of ``key``, made by ``make`` only when no build made it yet."""
-        value = self.new.get(key)
+        value = self._made(key)
         if value is None:
             span = self.old.get(key)
             if span is not None:  # a view of the file: joined into the output, never copied
@@ -64,8 +67,41 @@ class Fragments:
             value = make()
             self.made += 1
             if os.getpid() == self._pid:  # a rendering process (a fork) never saves them
-                self.new[key] = value
+                self._keep(key, value)
         return value
+
+    def _keep(self, key: str, value: bytes) -> None:
+        """Keep a new entry until ``save``: in the spill file when there is a folder."""
+        if self.path and self._spill is None:
+            try:
+                folder = os.path.dirname(self.path) or "."
+                os.makedirs(folder, exist_ok=True)
+                # Open for the whole build; unnamed, so gone even if the build is killed.
+                self._spill = tempfile.TemporaryFile(dir=folder, prefix=".fragments.")  # noqa: SIM115
+            except OSError:
+                self.path = None  # nowhere to write: kept in memory, and not saved
+        if self._spill is None:
+            self.new[key] = bytes(value)
+            return
+        self.new[key] = (self._spill.tell(), len(value))
+        self._spill.write(value)
+
+    def _made(self, key: str) -> bytes | None:
+        entry = self.new.get(key)
+        if entry is None or isinstance(entry, bytes):
+            return entry
+        assert self._spill is not None
+        self._spill.flush()
+        if hasattr(os, "pread"):  # leaves the offset alone: rendering processes share it
+            return os.pread(self._spill.fileno(), entry[1], entry[0])
+        self._spill.seek(entry[0])  # no fork there, so no one else reads it
+        value = self._spill.read(entry[1])
+        self._spill.seek(0, os.SEEK_END)
+        return value
+
+    def _size(self, key: str) -> int:
+        entry = self.new[key]
+        return len(entry) if isinstance(entry, bytes) else entry[1]
 
     def used(self) -> list[str]:
         """Return the keys this process made or took from the last build, in a fixed order."""
@@ -87,7 +123,7 @@ class Fragments:
         kept = [key for key in live if key in self.new or key in self.old]
         added = [key for key in kept if key not in self.old]
         size = max(0, len(self._data) - len(FORMAT) - KEY_SIZE)  # of the entries
-        appended = sum(KEY_SIZE + _LENGTH.size + len(self.new[key]) for key in added)
+        appended = sum(KEY_SIZE + _LENGTH.size + self._size(key) for key in added)
         live_size = appended + sum(
             KEY_SIZE + _LENGTH.size + end - start
             for key in kept
@@ -102,7 +138,7 @@ class Fragments:
 
     def _entries(self, keys: Iterable[str]) -> Iterator[bytes]:
         for key in keys:
-            value = self.new.get(key)
+            value = self._made(key)
             if value is None:
                 value = self.stored(key) or b""
             # key, length, bytes: read back with slices, nothing to interpret.

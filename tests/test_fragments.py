@@ -155,3 +155,28 @@ def test_entries_written_out_and_let_go_still_read_right(tmp_path: Path):
     assert (tmp_path / "public" / "events.json").read_bytes() == b"".join(values.values())
     assert (tmp_path / "public" / "again.json").read_bytes() == values[C] + values[A]
     assert bytes(pieces[1]) == values[B]
+
+
+def test_entries_made_wait_on_disk_and_leave_no_file_behind(tmp_path: Path):
+    path = tmp_path / "cache" / "fragments.bin"
+    fragments = Fragments(str(path), SALT)
+    made(fragments, A, b"a" * 3000)
+    made(fragments, B, "città".encode())
+    assert not any(isinstance(entry, bytes) for entry in fragments.new.values())
+    assert made(fragments, A, b"other") == b"a" * 3000  # read back from the spill file
+    assert made(fragments, B, b"other") == "città".encode()
+    assert fragments.made == 2
+    fragments.save([B, A])
+    assert sorted(p.name for p in path.parent.iterdir()) == ["fragments.bin"]
+    again = Fragments(str(path), SALT)
+    assert {key: again.stored(key) for key in again.old} == {
+        A: b"a" * 3000,
+        B: "città".encode(),
+    }
+
+
+def test_without_a_file_entries_stay_in_memory():
+    fragments = Fragments()
+    assert made(fragments, A, b"x") == b"x"
+    assert made(fragments, A, b"y") == b"x"
+    assert fragments.new == {A: b"x"}
