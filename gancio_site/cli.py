@@ -187,6 +187,11 @@ def build(
     if offline and demo:
         click.echo("Error: --offline and --demo cannot be combined", err=True)
         sys.exit(2)
+    if demo and options.get("instance"):
+        click.echo(
+            "Error: --instance and --demo cannot be combined (the demo is offline)", err=True
+        )
+        sys.exit(2)
     if verbose and quiet:
         click.echo("Error: --verbose and --quiet cannot be combined", err=True)
         sys.exit(2)
@@ -263,6 +268,11 @@ def serve(
     _setup_logging(verbose, False)
     if offline and demo:
         click.echo("Error: --offline and --demo cannot be combined", err=True)
+        sys.exit(2)
+    if demo and options.get("instance"):
+        click.echo(
+            "Error: --instance and --demo cannot be combined (the demo is offline)", err=True
+        )
         sys.exit(2)
 
     def load() -> Any:

@@ -113,6 +113,18 @@ def test_usage_error_exits_2():
             "Error: No such option '--nope' (see `gancio-site logout --help`)",
         ),
         (
+            ["build", "--demo", "--offline"],
+            "Error: --offline and --demo cannot be combined",
+        ),
+        (
+            ["build", "--demo", "--instance", "https://gancio.example.org"],
+            "Error: --instance and --demo cannot be combined (the demo is offline)",
+        ),
+        (
+            ["serve", "--demo", "--instance", "https://gancio.example.org"],
+            "Error: --instance and --demo cannot be combined (the demo is offline)",
+        ),
+        (
             ["publish", "nothere.md"],
             "Error: Invalid value for '[PATHS]...': Path 'nothere.md' does not exist "
             "(see `gancio-site publish --help`)",

@@ -43,3 +43,18 @@ def test_an_error_in_a_worker_stops_the_build_and_keeps_the_site(tmp_path, monke
     assert "event.html, line 1: division by zero" in result.stderr
     assert tree(tmp_path / "public") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "templates"]
+
+
+def test_a_bad_number_of_processes_is_a_clear_error_and_keeps_the_site(tmp_path, monkeypatch):
+    assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
+    before = tree(tmp_path / "public")
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "new.txt").write_text("a change, so the build renders")
+    for bad in ("abc", "0", "-2", "²"):
+        monkeypatch.setenv("GANCIO_SITE_WORKERS", bad)
+        result = CliRunner().invoke(main, ["build", "--demo"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines() == [
+            f"Error: GANCIO_SITE_WORKERS must be a number of processes, 1 or more (got {bad!r})"
+        ]
+        assert tree(tmp_path / "public") == before
