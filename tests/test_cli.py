@@ -241,6 +241,23 @@ def test_b04_machine_timezone_never_changes_the_output(tmp_path):
     assert outputs[0] == outputs[1] == outputs[2]
 
 
+def test_a_machine_zone_naming_a_local_folder_is_no_problem(tmp_path):
+    # TZ=UTC (as many CI machines set it) beside a folder called UTC: the zone names a
+    # path, which the date library would read as a zone file and stop the build.
+    (tmp_path / "UTC").mkdir()
+    (tmp_path / "junk").write_text("not a zone file")
+    for zone in ("UTC", "junk", ":UTC"):
+        result = subprocess.run(
+            [sys.executable, "-m", "gancio_site.cli", "build", "--demo", "-q"],
+            cwd=tmp_path,
+            env={**os.environ, "TZ": zone},
+            capture_output=True,
+            text=True,
+        )
+        assert (result.returncode, result.stderr) == (0, ""), zone
+        assert (tmp_path / "public" / "index.html").is_file()
+
+
 def test_ci_runs_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text("utf-8")
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
