@@ -221,6 +221,32 @@ def test_sitemap_lastmod_for_tag_and_place_pages(site):
     assert len(pages) > 10 and all(lastmod[loc] for loc in pages)
 
 
+def test_every_event_page_is_canonical_and_in_the_sitemap_with_its_lastmod(site):
+    events = json.loads((site / "events.json").read_text("utf-8"))["events"]
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    root = ET.parse(site / "sitemap.xml").getroot()
+    lastmod = {
+        u.findtext("s:loc", namespaces=ns): u.findtext("s:lastmod", namespaces=ns)
+        for u in root.findall("s:url", ns)
+    }
+    assert len(events) > 20
+    for e in events:
+        assert e["url"].startswith(BASE + "event/")
+        html = (site / e["url"][len(BASE) :] / "index.html").read_text("utf-8")
+        assert re.findall(r'<link rel="canonical" href="([^"]*)">', html) == [e["url"]]
+        assert lastmod[e["url"]] == (e["updated"][:10] if e["updated"] else None)
+
+
+def test_right_to_left_text_keeps_its_direction(site):
+    # The demo's Arabic event: each piece of event text sets its own direction, so it
+    # reads right to left inside a left-to-right page, and the page's text does not.
+    html = (site / "event" / "7" / "index.html").read_text("utf-8")
+    title = re.search(r'<h1 class="p-name" dir="auto">([^<]*)</h1>', html)
+    assert title and re.search("[\u0600-\u06ff]", title.group(1))
+    assert '<div class="description e-content" dir="auto">' in html
+    assert re.search(r'<html lang="en"(?! dir)', html)
+
+
 # --- the builders themselves ----------------------------------------------------------------
 
 

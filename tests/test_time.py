@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -63,6 +64,22 @@ CASES = [
         None,
         "2026-04-05T02:30:00+10:00",
         "2:30\u202fAM AEST",
+    ),
+    (
+        "Australia/Sydney",
+        "the repeated hour in April, first time (summer time)",
+        1775316600,
+        None,
+        "2026-04-05T02:30:00+11:00",
+        "2:30\u202fAM AEDT",
+    ),
+    (
+        "Australia/Sydney",
+        "across midnight in summer time",
+        1796814000,
+        1796828400,
+        "2026-12-09T22:00:00+11:00",
+        "Wednesday, December 9, 2026, 10:00\u202fPM – Thursday, December 10, 2026, 2:00\u202fAM",
     ),
     (
         "America/Sao_Paulo",
@@ -131,3 +148,33 @@ def test_daylight_saving_edges(tmp_path, monkeypatch, zone, what, start, end, sh
         assert int(vevent.decoded("DTEND").timestamp()) == end
     else:
         assert "DTEND" not in vevent
+
+
+def test_the_home_page_lists_what_is_on_from_now(tmp_path):
+    # 3 December 2026, 18:00 in Rome: an event that ended this morning is gone; one that
+    # began two days ago and ends tomorrow is listed under today (its first day on the
+    # list), with its whole range on its page; one that began at 17:00 stays under today.
+    now = 1796317200
+    hour = 3600
+
+    def event(id_: int, slug: str, start: int, end: int | None) -> dict:
+        return {**row(start, end), "id": id_, "slug": slug, "title": slug}
+
+    rows = [
+        event(1, "ended", now - 10 * hour, now - 8 * hour),
+        event(2, "festival", now - 48 * hour, now + 24 * hour),
+        event(3, "started", now - hour, now + 2 * hour),
+        event(4, "tomorrow", now + 24 * hour, None),
+    ]
+    rows[1]["multidate"] = True
+    with FakeGancio(rows, now=now) as fake:
+        site = build_one(fake, tmp_path, "Europe/Rome", now)
+    home = (site / "index.html").read_text("utf-8")
+    days = re.findall(
+        r'<section class="day" aria-labelledby="day-([0-9-]+)">(.*?)</section>', home, re.S
+    )
+    listed = {day: re.findall(r'class="u-url" href="event/([a-z]+)/"', body) for day, body in days}
+    assert listed == {"2026-12-03": ["festival", "started"], "2026-12-04": ["tomorrow"]}
+    assert not (site / "event" / "ended").exists()
+    page = (site / "event" / "festival" / "index.html").read_text("utf-8")
+    assert "Tuesday, December 1, 2026" in page and "Friday, December 4, 2026" in page
