@@ -149,10 +149,11 @@ def test_builds_with_warnings_naming_the_events(hostile_site):
     _, report = hostile_site
     assert report.events == 21
     text = "\n".join(report.warnings)
-    for event_id in (2, 3, 13, 14, 16, 19, 20, 22):
+    for event_id in (2, 3, 4, 13, 14, 16, 19, 20, 22):
         assert f"event {event_id}:" in text, event_id
     assert "event 3: appears twice" in text
     assert "without a valid id" in text
+    assert "event 4: dropped online link 'javascript:" in text
 
 
 def test_nothing_is_written_outside_the_output(hostile_site):

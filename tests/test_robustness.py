@@ -258,6 +258,18 @@ def test_an_empty_or_gutted_fetch_never_replaces_the_site(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "public"]
 
 
+def test_the_share_of_events_a_build_may_lose_is_configurable(tmp_path):
+    with FakeGancio() as fake:
+        build(config_for(fake.url, tmp_path), now_ts=1796301525)  # 30 events
+        before = (tmp_path / "public" / "events.json").read_bytes()
+        strict = config_for(fake.url, tmp_path, max=20, shrink_limit=0.8)  # fewer than 24
+        with pytest.raises(OutputError, match=r"has 20 events where .* has 30"):
+            build(strict, now_ts=1796301525)
+        assert (tmp_path / "public" / "events.json").read_bytes() == before
+        lenient = config_for(fake.url, tmp_path, max=20, shrink_limit=0.6)  # 18 or more
+        assert build(lenient, now_ts=1796301525).events == 20
+
+
 def test_the_command_line_refuses_to_publish_an_empty_list(tmp_path):
     env = {"SOURCE_DATE_EPOCH": "1796301525"}
     with FakeGancio() as fake:
