@@ -9,8 +9,10 @@ interface strings come from the gettext catalog of that language (``i18n.py``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -80,8 +82,15 @@ class Renderer:
     """Renders the site's pages to bytes."""
 
     def __init__(
-        self, site: SiteInfo, urls: UrlMap, template_dirs: Sequence[Path], base_path: str
+        self,
+        site: SiteInfo,
+        urls: UrlMap,
+        template_dirs: Sequence[Path],
+        base_path: str,
+        compiled: tuple[Path, str] | None = None,
     ) -> None:
+        """``compiled``: a folder to keep compiled templates in, and the prefix of the
+        files this version of gancio-site may use there."""
         self.site = site
         self.urls = urls
         self.base_path = base_path
@@ -106,6 +115,7 @@ class Renderer:
             keep_trailing_newline=True,
             finalize=_finalize,
             auto_reload=False,  # one build, one set of templates: no stat per page
+            bytecode_cache=_bytecode_cache(*compiled) if compiled else None,
         )
         # Plain callables: the newstyle wrappers cost more than the rest of a small page.
         gettext, ngettext = i18n.gettext_callables(site.language)
@@ -269,3 +279,20 @@ def _json_dumps(value: Any, **options: Any) -> str:
 
 def _iso(value: datetime | date) -> str:
     return value.isoformat()
+
+
+def _bytecode_cache(folder: Path, prefix: str) -> jinja2.BytecodeCache | None:
+    """Return a cache of compiled templates in ``folder`` (found by their source, so an
+    edited template is compiled again), or None when the folder cannot be made.
+
+    Files of other versions of gancio-site (another ``prefix``) are removed.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in os.listdir(folder):
+            if not name.startswith(prefix + "-"):
+                with contextlib.suppress(OSError):
+                    os.remove(folder / name)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder), prefix + "-%s.cache")

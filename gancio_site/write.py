@@ -99,13 +99,15 @@ def _write(
         instance_name=snapshot.instance_name,
     )
     urls = UrlMap(config.base_url, events)
-    renderer = Renderer(site, urls, [config.templates], config.base_path)
+    store = file_store(config) if mode != "demo" else None
+    # Templates compiled by the last build (for this code) are not compiled again.
+    compiled = (Path(store.folder).parent / "templates", _code_key()[:16]) if store else None
+    renderer = Renderer(site, urls, [config.templates], config.base_path, compiled)
     # Feeds of no events and events without updatedAt need a date: never the clock, so the
     # same events give the same bytes (today's midnight, or SOURCE_DATE_EPOCH).
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     fallback = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else midnight
-    store = file_store(config) if mode != "demo" else None
     fragments = Fragments(
         str(Path(store.folder).parent / "fragments.bin") if store else None,
         _digest(settings_key(config), repr(site)),  # entries are keyed by event only

@@ -97,6 +97,25 @@ def test_a_template_change_rerenders_and_keeps_unchanged_bytes(gancio, tmp_path)
     assert changed(before, inodes(tmp_path / "public")) == {"404.html"}
 
 
+def test_compiled_templates_are_kept_and_an_edited_one_is_compiled_again(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    page = tmp_path / "templates" / "404.html"
+    page.write_text("{% extends 'default/404.html' %}{% block title %}Persa!{% endblock %}")
+    build(config, now_ts=NOW)
+    compiled = sorted((tmp_path / "cache").glob("*/templates/*.cache"))
+    assert len(compiled) >= 5  # base, home, event, tag, place, 404 ...
+    stamps = {p.name: p.stat().st_mtime_ns for p in compiled}
+    other_version = compiled[0].parent / "0123456789abcdef-old.cache"
+    other_version.write_bytes(b"compiled by another version")
+    page.write_text("{% extends 'default/404.html' %}{% block title %}Smarrita!{% endblock %}")
+    build(config, mode="offline", now_ts=NOW)
+    assert "Smarrita!" in (tmp_path / "public" / "404.html").read_text("utf-8")
+    again = {p.name: p.stat().st_mtime_ns for p in compiled[0].parent.glob("*.cache")}
+    assert not other_version.exists()
+    assert set(again) == set(stamps)
+    assert len([name for name in stamps if again[name] != stamps[name]]) == 1  # 404.html
+
+
 def test_the_site_is_rebuilt_when_an_event_ends_or_a_day_passes(gancio, tmp_path):
     config = config_for(gancio, tmp_path)
     build(config, now_ts=NOW)
