@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, collector
 from .cache import Cache
 from .config import SiteConfig
 from .errors import ShrinkRefused
@@ -87,7 +87,7 @@ def build(
     started = time.perf_counter()
     now_ts = now_timestamp() if now_ts is None else now_ts
     OutputTree(config.output).check()  # before any request: a refusal costs nothing
-    with BuildLock(config.output):
+    with BuildLock(config.output), collector.paused():
         try:
             return _build(config, mode, now_ts, client, snapshot, started)
         finally:

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import parallel
+from . import collector, parallel
 from .api import redact
 from .build import (
     BuildReport,
@@ -155,6 +155,7 @@ def _write(
         pending = [job for job in jobs if not tree.reuse(job.path, job.key, job.source)]
         for job in pending:
             tree.claim(job.path, job.source)  # every path checked here, once, before forking
+        collector.resume()  # for what rendering makes; what is made so far stays
         parallel.render(tree, pending)
         tree.commit()
         builder.save_fragments()
