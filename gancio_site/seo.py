@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from .models import Event
 
@@ -100,6 +99,22 @@ def _span(event: Event) -> tuple[datetime, datetime]:
     return event.start, event.end or event.start + DEFAULT_LENGTH
 
 
+# Bytes left as they are in a form-encoded query; a space is "+", any other byte "%XX".
+_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_FORM = {byte: "+" if byte == 0x20 else f"%{byte:02X}" for byte in range(256) if byte not in _SAFE}
+
+
+def form_encode(query: dict[str, str]) -> str:
+    """Return ``urllib.parse.urlencode(query)``, the same bytes, made by one table lookup
+    per character in C instead of a Python call per byte (a calendar link carries the
+    description: two links per event page)."""
+    return "&".join(f"{_plus(key)}={_plus(value)}" for key, value in query.items())
+
+
+def _plus(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_FORM)
+
+
 def google_calendar_url(event: Event, url: str, text: tuple[str, str] | None = None) -> str:
     """Return a Google Calendar link that opens a new event filled in with ``event``.
 
@@ -115,7 +130,7 @@ def google_calendar_url(event: Event, url: str, text: tuple[str, str] | None = N
         "details": details,
         "location": location,
     }
-    return "https://calendar.google.com/calendar/render?" + urlencode(query)
+    return "https://calendar.google.com/calendar/render?" + form_encode(query)
 
 
 def outlook_calendar_url(event: Event, url: str, text: tuple[str, str] | None = None) -> str:
@@ -131,7 +146,7 @@ def outlook_calendar_url(event: Event, url: str, text: tuple[str, str] | None = 
         "body": details,
         "location": location,
     }
-    return "https://outlook.live.com/calendar/0/deeplink/compose?" + urlencode(query)
+    return "https://outlook.live.com/calendar/0/deeplink/compose?" + form_encode(query)
 
 
 def calendar_links(event: Event, url: str) -> dict[str, str]:

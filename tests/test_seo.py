@@ -296,3 +296,23 @@ def test_summer_time_in_links():
 def test_summary(text, expected):
     assert seo.summary(text) == expected
     assert len(seo.summary(text)) <= seo.DESCRIPTION_LIMIT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Assemblea",
+        "a b  c",
+        "città € ☃ 🎉 مرحبا",
+        "".join(chr(c) for c in range(0x20, 0x7F)),
+        "\n\t\r\x00\x7f",
+        "https://x.org/e/?a=1&b=2#c",
+        "<img src=x onerror=alert(1)>",
+    ],
+)
+def test_form_encoding_is_urlencodes(text):
+    from urllib.parse import urlencode
+
+    query = {"text": text, text or "k": "v", "dates": "20260701T190000Z/20260701T210000Z"}
+    assert seo.form_encode(query) == urlencode(query)
