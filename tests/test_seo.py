@@ -200,14 +200,19 @@ def test_calendar_links_of_an_online_event_point_to_its_link(site):
     assert q["location"] == WEBINAR_LINKS[0]
 
 
-def test_sitemap_lastmod_for_tag_and_place_pages(site):
-    events = json.loads((site / "events.json").read_text("utf-8"))["events"]
+def sitemap_lastmod(site: Path) -> dict[str | None, str | None]:
+    """Return each URL of the sitemap with its lastmod."""
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     root = ET.parse(site / "sitemap.xml").getroot()
-    lastmod = {
+    return {
         u.findtext("s:loc", namespaces=ns): u.findtext("s:lastmod", namespaces=ns)
         for u in root.findall("s:url", ns)
     }
+
+
+def test_sitemap_lastmod_for_tag_and_place_pages(site):
+    events = json.loads((site / "events.json").read_text("utf-8"))["events"]
+    lastmod = sitemap_lastmod(site)
 
     def newest(keep) -> str:
         return max(e["updated"] for e in events if keep(e))[:10]
@@ -223,12 +228,7 @@ def test_sitemap_lastmod_for_tag_and_place_pages(site):
 
 def test_every_event_page_is_canonical_and_in_the_sitemap_with_its_lastmod(site):
     events = json.loads((site / "events.json").read_text("utf-8"))["events"]
-    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    root = ET.parse(site / "sitemap.xml").getroot()
-    lastmod = {
-        u.findtext("s:loc", namespaces=ns): u.findtext("s:lastmod", namespaces=ns)
-        for u in root.findall("s:url", ns)
-    }
+    lastmod = sitemap_lastmod(site)
     assert len(events) > 20
     for e in events:
         assert e["url"].startswith(BASE + "event/")
