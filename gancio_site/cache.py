@@ -152,19 +152,31 @@ class Cache:
             there = json.loads((self.folder / CHECKPOINT).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
-        for name in SAVED:
-            if name in there:
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(self.folder / f".{name}.kept", self.folder / name)
-            else:  # there was none before
-                (self.folder / name).unlink(missing_ok=True)
+        try:
+            for name in SAVED:
+                if name in there:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(self.folder / f".{name}.kept", self.folder / name)
+                else:  # there was none before
+                    (self.folder / name).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not restore the cache in %s: %s", self.folder, exc)
         self.release()
 
     def release(self) -> None:
-        """Forget the files kept by ``checkpoint``: what was saved since stands."""
-        for name in SAVED:
-            (self.folder / f".{name}.kept").unlink(missing_ok=True)
-        (self.folder / CHECKPOINT).unlink(missing_ok=True)
+        """Forget the files kept by ``checkpoint``: what was saved since stands.
+
+        Called once the site is published: a cache folder that cannot be changed (say,
+        a file by that name) is said in a warning, never made a failed build.
+        """
+        try:
+            for name in SAVED:
+                (self.folder / f".{name}.kept").unlink(missing_ok=True)
+            (self.folder / CHECKPOINT).unlink(missing_ok=True)
+        except NotADirectoryError:
+            pass  # no cache folder there: nothing was kept
+        except OSError as exc:
+            log.warning("could not tidy the cache in %s: %s", self.folder, exc)
 
     def _read(self, name: str) -> dict[str, Any] | None:
         path = self.folder / name

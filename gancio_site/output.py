@@ -372,6 +372,15 @@ class BuildLock:
         self.path = final.parent / f".{final.name}.lock"
 
     def __enter__(self) -> BuildLock:
+        try:
+            return self._take()
+        except OSError as exc:  # the folder the output goes in cannot be made or written
+            raise OutputError(
+                f"cannot write in {self.path.parent}: {exc.strerror or exc}; "
+                "choose an output folder you can write to (-o)"
+            ) from None
+
+    def _take(self) -> BuildLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:

@@ -343,3 +343,26 @@ def test_a_site_base_template_adds_to_the_head_of_every_page(tmp_path):
     assert len(pages) > 50
     for page in pages:
         assert "static/extra.css" in page.read_text("utf-8"), page
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failed_published_build(tmp_path):
+    # The site is published before the cache is tidied: a cache that cannot be written
+    # may cost speed, never an exit status that says the old site is still there.
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with FakeGancio() as fake:
+        args = ["build", "--instance", fake.url, "--base-url", "https://example.org/"]
+        result = CliRunner().invoke(main, [*args, "--cache", "notes.txt"])
+    assert result.exit_code == 0, result.output
+    assert "Warning:" in result.stderr and "Error" not in result.stderr
+    assert "Built " in result.stdout
+    assert (tmp_path / "public" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("output", ["notes.txt/public", "/proc/gancio-site-public"])
+def test_an_output_folder_that_cannot_be_made_is_one_clear_error(tmp_path, output):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    result = CliRunner().invoke(main, ["build", "--demo", "-o", output])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: cannot write in ") and "unexpected" not in line
+    assert "choose an output folder you can write to" in line
