@@ -208,17 +208,18 @@ def _text(value: Any) -> str:
 
 def _url(value: Any) -> str:
     text = _text(value)
+    shown = _without_password(text)  # what an error may say of it
     parts = urlsplit(text)
     try:
         parts.port  # noqa: B018 - raises on a port out of range
     except ValueError:
-        raise ValueError(f"{text!r} has an invalid port") from None
+        raise ValueError(f"{shown!r} has an invalid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an http(s) URL")
+        raise ValueError(f"{shown!r} is not an http(s) URL")
     if any(c.isspace() for c in text):
-        raise ValueError(f"{text!r} contains spaces")
+        raise ValueError(f"{shown!r} contains spaces")
     if parts.query or parts.fragment or "?" in text or "#" in text:
-        raise ValueError(f"{text!r} has a query or fragment; give the plain address")
+        raise ValueError(f"{shown!r} has a query or fragment; give the plain address")
     return text
 
 
@@ -229,8 +230,13 @@ def _instance(value: Any) -> str:
 def _base_url(value: Any) -> str:
     text = _url(value)
     if urlsplit(text).username is not None:
-        raise ValueError(f"{text!r} contains a user name or password")
+        raise ValueError(f"{_without_password(text)!r} contains a user name or password")
     return text if text.endswith("/") else text + "/"
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with its user name and password (before an '@') left out."""
+    return re.sub(r"^([^:/?#]*://)[^/?#]*@", r"\1", url)
 
 
 def _path(value: Any) -> Path:

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -189,3 +190,23 @@ def test_a_password_in_the_instance_url_stays_on_its_host(tmp_path):
         assert [r.path for r in other.requests] == ["/api/events"]
         assert "Authorization" not in other.requests[0].headers
     assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [
+        ("build", "http://user:s3cret@127.0.0.1:1/?x"),
+        ("build", "ftp://user:s3cret@gancio.example.org"),
+        ("build", "http://user:s3cret@gancio.example.org:99999/"),
+        ("build", "http://user:s3cret@gancio.example.org/a b"),
+        ("login", "ftp://user:s3cret@gancio.example.org"),
+        ("whoami", "http://user:s3cret@gancio.example.org/#x"),
+    ],
+)
+def test_a_password_in_a_bad_instance_url_is_not_in_its_error(command, url):
+    extra = ["-u", "me@example.org"] if command == "login" else []
+    result = CliRunner().invoke(main, [command, "--instance", url, *extra], input="pw\n")
+    assert result.exit_code == 2, result.output
+    assert "s3cret" not in result.output and "user:" not in result.output
+    host = urlsplit(url).hostname
+    assert result.stderr.startswith("Error: instance: '") and host in result.stderr.splitlines()[0]
