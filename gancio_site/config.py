@@ -7,6 +7,7 @@ config file in one round. Relative paths in the file are relative to the file's 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from .errors import ConfigError
 
 CONFIG_FILE = "gancio-site.toml"
 ENV_PREFIX = "GANCIO_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,14 @@ KEYS: dict[str, str] = {
 }
 PATH_KEYS = {"output", "cache", "templates", "static"}
 LIST_KEYS = {"tags", "places"}
+# Every GANCIO_* variable gancio-site reads: the settings, and the account's and the build's.
+KNOWN_VARIABLES = {ENV_PREFIX + key.upper() for key in KEYS} | {
+    "GANCIO_TOKEN",
+    "GANCIO_USERNAME",
+    "GANCIO_PASSWORD",
+    "GANCIO_SITE_WORKERS",
+    "GANCIO_SITE_DEBUG",
+}
 _RELATIVE = re.compile(r"^([+-])(\d+)([dwh])$")
 
 
@@ -103,8 +113,14 @@ def load_config(
     if env.get("NETLIFY") == "true" and env.get("URL"):
         values.setdefault("base_url", env["URL"])  # Netlify's own name for the site's URL
     for key in KEYS:
-        if ENV_PREFIX + key.upper() in env:
+        # An empty variable counts as unset (CI often passes on ones nobody set).
+        if env.get(ENV_PREFIX + key.upper(), "").strip():
             values[key] = env[ENV_PREFIX + key.upper()]
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in KNOWN_VARIABLES:
+            close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            log.warning("%s is not a variable gancio-site reads%s", name, hint)
     for key, value in (overrides or {}).items():
         if value is not None and value != ():
             values[key] = value

@@ -188,3 +188,23 @@ def test_page_size_from_file_environment_and_flag(tmp_path):
     assert load_config(path, env={}, overrides={"page_size": "25"}).page_size == 25
     with pytest.raises(ConfigError, match="page_size: expected a whole number"):
         load_config(path, env={"GANCIO_PAGE_SIZE": "ten"})
+
+
+def test_empty_variables_count_as_unset_and_unknown_ones_are_said(tmp_path, caplog):
+    env = {
+        "GANCIO_INSTANCE": "https://gancio.example.org",
+        "GANCIO_BASE_URL": "https://example.org/",
+        "GANCIO_TAGS": "",
+        "GANCIO_LANGUAGE": " ",
+        "GANCIO_MAX": "",
+        "GANCIO_OUTPUT": "",
+        "GANCIO_TAG": "musica",
+        "GANCIO_TOKEN": "not a setting, but read",
+    }
+    config = load_config(None, env=env)
+    assert (config.tags, config.language, config.max) == ((), "en", None)
+    assert config.output.name == "public"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "GANCIO_TAG is not a variable gancio-site reads (did you mean GANCIO_TAGS?)"
+    ]
