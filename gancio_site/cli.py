@@ -333,7 +333,8 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"Created {len(created)} files in {directory}: {', '.join(created)}")
     click.echo(
         "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve`"
-        " (or try `gancio-site serve --demo` now)."
+        " (or try `gancio-site serve --demo` now). Before CI or Netlify builds it, say in"
+        " requirements.txt where gancio-site is installed from."
     )
 
 

@@ -267,7 +267,7 @@ def _language(value: Any) -> str:
         Locale.parse(text)
     except (UnknownLocaleError, ValueError):
         raise ValueError(
-            f"{text!r} is not a known language code (try en, it, es, fr, de)"
+            f"{text!r} is not a known language code (try en, it, es, fr, de, ca, pt)"
         ) from None
     return text
 
@@ -275,6 +275,9 @@ def _language(value: Any) -> str:
 def _timezone(value: Any) -> str:
     text = _text(value)
     if text:
+        # The zone files' own names: "localtime" would be the machine's zone.
+        if text.casefold() in ("localtime", "posixrules", "factory"):
+            raise ValueError(f"{text!r} is not a place's time zone (e.g. Europe/Rome)")
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):

@@ -208,3 +208,10 @@ def test_empty_variables_count_as_unset_and_unknown_ones_are_said(tmp_path, capl
     assert warnings == [
         "GANCIO_TAG is not a variable gancio-site reads (did you mean GANCIO_TAGS?)"
     ]
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory"])
+def test_the_zone_files_own_names_are_not_time_zones(zone):
+    env = {"GANCIO_INSTANCE": "https://g.example.org", "GANCIO_BASE_URL": "https://e.org/"}
+    with pytest.raises(ConfigError, match=f"timezone: '{zone}' is not a place's time zone"):
+        load_config(None, env={**env, "GANCIO_TIMEZONE": zone})
