@@ -104,6 +104,7 @@ class Renderer:
         loaders.append(theme)
         # Where a missing template was looked for, said in its error.
         self.looked_in = " and ".join([*(f"{d}/" for d in folders), "the default theme"])
+        self.folders = folders
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             # HTML and XML are escaped; JavaScript templates pass data through |tojson.
@@ -135,6 +136,20 @@ class Renderer:
             summary=seo.summary,
             generator=f"gancio-site {__version__}",
         )
+
+    def _not_utf8(self, template: str, exc: UnicodeDecodeError) -> str:
+        """Say which of the site's template files is not UTF-8 (the loader does not)."""
+        for folder in self.folders:
+            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+                data = file.read_bytes()
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    line = data.count(b"\n", 0, bad.start) + 1
+                    return (
+                        f"template {file}, line {line}: not UTF-8 ({bad.reason}); save it as UTF-8"
+                    )
+        return f"template {template} (or one it uses) is not UTF-8: {exc.reason}"
 
     def has_template(self, name: str) -> bool:
         """Return True when the site or the theme has template ``name``."""
@@ -213,9 +228,7 @@ class Renderer:
         except GancioSiteError:
             raise
         except UnicodeDecodeError as exc:
-            raise TemplateFailed(
-                f"template {template} (or one it uses) is not UTF-8: {exc.reason}"
-            ) from None
+            raise TemplateFailed(self._not_utf8(template, exc)) from None
         except Exception as exc:  # also TypeError & co. raised by template code at runtime
             where = _template_line(exc.__traceback__)
             if where is not None:

@@ -191,10 +191,17 @@ def test_broken_theme_template_is_one_error_line(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: template ")
     assert "event.html, line 1: division by zero" in result.stderr
-    (tmp_path / "templates" / "event.html").write_bytes(b"\xff\xfe{{ x }}")
+    (tmp_path / "templates" / "event.html").write_text(
+        "{% extends 'base.html' %}{% block content %}{{ event.title }}{% endblock %}"
+    )
+    # The broken file is one the page uses, not the page: still named, with its line.
+    (tmp_path / "templates" / "base.html").write_bytes(b"<html>\n<p>caf\xe9</p>\n")
     result = CliRunner().invoke(main, ["build", "--demo"])
     assert result.exit_code == 1
-    assert "is not UTF-8" in result.stderr
+    assert result.stderr.splitlines() == [
+        "Error: template templates/base.html, line 2: not UTF-8 (invalid continuation byte);"
+        " save it as UTF-8"
+    ]
 
 
 def test_a_missing_template_is_named_with_where_it_was_looked_for(tmp_path):
