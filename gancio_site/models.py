@@ -452,5 +452,9 @@ class SiteInfo:
 
     @property
     def lang(self) -> str:
-        """The BCP 47 tag for ``<html lang>`` ("pt-BR")."""
-        return self.language.replace("_", "-")
+        """The BCP 47 tag for ``<html lang>`` ("pt-BR", "sr-Latn-RS"; "de" for "de@euro")."""
+        first, *rest = self.language.partition("@")[0].replace("-", "_").split("_")
+        tags = [first.lower()]
+        for part in rest:
+            tags.append(part.title() if len(part) == 4 else part.upper())
+        return "-".join(tags)

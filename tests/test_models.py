@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gancio_site.models import Parser
+from gancio_site.models import Parser, SiteInfo
 
 ROME = ZoneInfo("Europe/Rome")
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "instance.json").read_text("utf-8"))
@@ -258,3 +258,20 @@ def test_javascript_online_links_are_dropped(parser):
 def test_plain_text_description_keeps_line_breaks(parser):
     event = parser.event(ROWS[4])
     assert event.description == "<p>Una cena tra amici.<br>Portate qualcosa da condividere!</p>"
+
+
+@pytest.mark.parametrize(
+    ("language", "tag"),
+    [
+        ("en", "en"),
+        ("EN", "en"),
+        ("pt_BR", "pt-BR"),
+        ("es-mx", "es-MX"),
+        ("de_DE@euro", "de-DE"),
+        ("sr_Latn_RS", "sr-Latn-RS"),
+        ("zh_hant_tw", "zh-Hant-TW"),
+    ],
+)
+def test_html_lang_is_a_bcp47_tag(language, tag):
+    site = SiteInfo("T", "", "https://e.org/", language, "Europe/Rome", "https://g.org", "G")
+    assert site.lang == tag
