@@ -81,7 +81,12 @@ class _UsageError(click.ClickException):
             command = " ".join(filter(None, [group.command_path, group.invoked_subcommand]))
         else:
             command = "gancio-site"
-        return cls(f"{message.removesuffix('.')} (see `{command} --help`)")
+        message = message.removesuffix(".")
+        # click's "No such option 'x'. (Did you mean 'y'?)": one sentence, one hint.
+        if message.endswith("?)") and ". (Did you mean " in message:
+            head, _, hint = message.partition(". (Did you mean ")
+            return cls(f"{head}: did you mean {hint[:-1]} (see `{command} --help`)")
+        return cls(f"{message} (see `{command} --help`)")
 
 
 class _Group(click.Group):

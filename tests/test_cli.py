@@ -78,6 +78,11 @@ def test_usage_error_exits_2():
             "Error: No such option '--no-such-flag' (see `gancio-site build --help`)",
         ),
         (
+            ["build", "--tags", "x"],
+            "Error: No such option '--tags': did you mean one of: '--start', '--tag'? "
+            "(see `gancio-site build --help`)",
+        ),
+        (
             ["build", "--tag"],
             "Error: Option '--tag' requires an argument (see `gancio-site build --help`)",
         ),
