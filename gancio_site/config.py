@@ -188,6 +188,8 @@ def _check_folders(config: SiteConfig, config_file: Path) -> list[str]:
             problems.append(
                 f"output: {config.output} holds {name} ({source}); it would be replaced"
             )
+            if name == "the working folder":
+                break  # and so all the rest: one line says it
         elif name != "the working folder" and source in output.parents and name != "cache":
             problems.append(f"output: {config.output} is inside {name} ({source})")
     if output.exists() and not output.is_dir():
