@@ -77,21 +77,32 @@ class Fragments:
                 folder = os.path.dirname(self.path) or "."
                 os.makedirs(folder, exist_ok=True)
                 # Open for the whole build; unnamed, so gone even if the build is killed.
-                self._spill = tempfile.TemporaryFile(dir=folder, prefix=".fragments.")  # noqa: SIM115
+                # Unbuffered: a rendering process (a fork) must not inherit unwritten bytes.
+                self._spill = tempfile.TemporaryFile(  # noqa: SIM115
+                    dir=folder, prefix=".fragments.", buffering=0
+                )
             except OSError:
                 self.path = None  # nowhere to write: kept in memory, and not saved
         if self._spill is None:
             self.new[key] = bytes(value)
             return
-        self.new[key] = (self._spill.tell(), len(value))
-        self._spill.write(value)
+        try:
+            at, view = self._spill.tell(), memoryview(value)
+            while view:  # a raw file may take part of it
+                written = self._spill.write(view)
+                if not written:
+                    raise OSError("nothing written")
+                view = view[written:]
+        except OSError:  # a full disk, say: this entry waits in memory
+            self.new[key] = bytes(value)
+            return
+        self.new[key] = (at, len(value))
 
     def _made(self, key: str) -> bytes | None:
         entry = self.new.get(key)
         if entry is None or isinstance(entry, bytes):
             return entry
         assert self._spill is not None
-        self._spill.flush()
         if hasattr(os, "pread"):  # leaves the offset alone: rendering processes share it
             return os.pread(self._spill.fileno(), entry[1], entry[0])
         self._spill.seek(entry[0])  # no fork there, so no one else reads it

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from gancio_site.fragments import FORMAT, KEY_SIZE, Fragments
 
@@ -180,3 +183,26 @@ def test_without_a_file_entries_stay_in_memory():
     assert made(fragments, A, b"x") == b"x"
     assert made(fragments, A, b"y") == b"x"
     assert fragments.new == {A: b"x"}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="rendering processes are forks")
+def test_a_rendering_process_reads_the_entries_made_before_it_and_leaves_the_file_alone(
+    tmp_path: Path,
+):
+    fragments = Fragments(str(tmp_path / "fragments.bin"), SALT)
+    made(fragments, A, b"a" * 100)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the rendering process: reads A, makes C (never kept), and stops
+        seen = made(fragments, A, b"other") + made(fragments, C, b"c" * 10)
+        os.write(write, seen)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as pipe:
+        assert pipe.read() == b"a" * 100 + b"c" * 10
+    made(fragments, B, b"b" * 50)  # after the fork: where this process expects it
+    assert [made(fragments, k, b"?") for k in (A, B)] == [b"a" * 100, b"b" * 50]
+    fragments.save([A, B])
+    again = Fragments(str(tmp_path / "fragments.bin"), SALT)
+    assert {k: again.stored(k) for k in again.old} == {A: b"a" * 100, B: b"b" * 50}
