@@ -26,7 +26,7 @@ from .build import (
 )
 from .cache import Cache
 from .config import SiteConfig
-from .errors import GancioSiteError, ShrinkRefused
+from .errors import ShrinkRefused
 from .fetch import Snapshot, site_zone
 from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
@@ -127,7 +127,7 @@ def _write(
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)
     report.pages, report.feeds, report.calendars = kinds["page"], kinds["feed"], kinds["calendar"]
-    tree = OutputTree(config.output, spare_tree(config) if store else None).open()
+    tree = OutputTree(config.output, spare_tree(config) if store else None)
     tree.store = store
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
@@ -136,21 +136,20 @@ def _write(
         "valid_until": _valid_until(config, events, now),
         "counts": {"pages": report.pages, "feeds": report.feeds, "calendars": report.calendars},
     }
+    # From the moment the unfinished tree exists, any way out but a published site (an
+    # error, a refusal, Ctrl-C or SIGTERM at any point) removes it.
     try:
+        tree.open()
         previous, where = tree.previous_events, f"the site in {config.output}"
         if previous is None and store is not None:  # no site in place (a new CI checkout):
             kept = store.manifest.get("events")  # the last build kept in the cache counts
             previous = kept if isinstance(kept, int) else None
             where = f"the last build (kept in {config.cache})"
         _guard_shrink(config, previous, len(events), where)
-    except GancioSiteError:
-        tree.abort()
-        raise
-    if tree.unchanged():  # same inputs as the site in place: nothing to write
-        tree.abort()
-        report.files_unchanged = len(jobs)
-        return
-    try:
+        if tree.unchanged():  # same inputs as the site in place: nothing to write
+            tree.abort()
+            report.files_unchanged = len(jobs)
+            return
         tree.prepare(job.path for job in jobs)
         pending = [job for job in jobs if not tree.reuse(job.path, job.key, job.source)]
         for job in pending:
