@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
 
 from . import __version__
-from .errors import AuthError, BadResponse, ConnectionFailed, StatusError
+from .errors import AuthError, BadResponse, ConnectionFailed, StatusError, redact
 from .forms import Fields, ImageArg, encode_fields, encode_multipart, image_parts
 
 log = logging.getLogger(__name__)
@@ -455,14 +455,6 @@ def _reason_text(response: requests.Response) -> str:
     if not words or "<" in words:
         return {404: "not found"}.get(response.status_code, "the server reported an error")
     return words
-
-
-def redact(url: str) -> str:
-    """Return ``url`` without the user name and password it may carry."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _expect_list(data: Any, url: str) -> list[Any]:

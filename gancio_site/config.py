@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 
-from .errors import ConfigError
+from .errors import ConfigError, redact
 
 CONFIG_FILE = "gancio-site.toml"
 ENV_PREFIX = "GANCIO_"
@@ -226,7 +226,7 @@ def _text(value: Any) -> str:
 
 def _url(value: Any) -> str:
     text = _text(value)
-    shown = _without_password(text)  # what an error may say of it
+    shown = redact(text)  # what an error may say of it
     parts = urlsplit(text)
     try:
         parts.port  # noqa: B018 - raises on a port out of range
@@ -248,13 +248,8 @@ def _instance(value: Any) -> str:
 def _base_url(value: Any) -> str:
     text = _url(value)
     if urlsplit(text).username is not None:
-        raise ValueError(f"{_without_password(text)!r} contains a user name or password")
+        raise ValueError(f"{redact(text)!r} contains a user name or password")
     return text if text.endswith("/") else text + "/"
-
-
-def _without_password(url: str) -> str:
-    """Return ``url`` with its user name and password (before an '@') left out."""
-    return re.sub(r"^([^:/?#]*://)[^/?#]*@", r"\1", url)
 
 
 def _path(value: Any) -> Path:

@@ -16,6 +16,8 @@ Messages say what failed, where, and what to do next; only ``cli.py`` prints the
 
 from __future__ import annotations
 
+import re
+
 
 class GancioSiteError(Exception):
     """Base class: its message is shown to the user as one ``Error:`` line."""
@@ -67,3 +69,9 @@ class OutputError(GancioSiteError):
 
 class ShrinkRefused(OutputError):
     """The build has no or far fewer events than the last one: it is not published."""
+
+
+def redact(url: str) -> str:
+    """Return ``url`` without the user name and password it may carry (what a message,
+    a page or a file may say of it), even when it is no valid URL."""
+    return re.sub(r"^([^:/?#]*://)[^/?#]*@", r"\1", url)

@@ -31,10 +31,10 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .api import GancioClient, redact
+from .api import GancioClient
 from .cache import Cache
 from .config import SiteConfig, resolve_end, resolve_time
-from .errors import ApiError, ConfigError, DataError
+from .errors import ApiError, ConfigError, DataError, redact
 from .progress import current
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import collector, parallel
-from .api import redact
 from .build import (
     BuildReport,
     _code_key,
@@ -26,7 +25,7 @@ from .build import (
 )
 from .cache import Cache
 from .config import SiteConfig
-from .errors import ShrinkRefused
+from .errors import ShrinkRefused, redact
 from .fetch import Snapshot, site_zone
 from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
