@@ -52,6 +52,19 @@ def fail(exc: GancioSiteError) -> None:
     sys.exit(1)
 
 
+def _refuse_with_demo(demo: bool, offline: bool, instance: str | None) -> None:
+    """Exit 2 on flags that say the opposite of --demo (the demo is offline, from data
+    shipped with gancio-site)."""
+    if demo and offline:
+        click.echo("Error: --offline and --demo cannot be combined", err=True)
+        sys.exit(2)
+    if demo and instance:
+        click.echo(
+            "Error: --instance and --demo cannot be combined (the demo is offline)", err=True
+        )
+        sys.exit(2)
+
+
 CONFIG_OPTION = click.option(
     "-c",
     "--config",
@@ -189,14 +202,7 @@ def build(
       gancio-site build --tag musica --place "Circolo Esempio" --end +90d
     """
     _setup_logging(verbose, quiet)
-    if offline and demo:
-        click.echo("Error: --offline and --demo cannot be combined", err=True)
-        sys.exit(2)
-    if demo and options.get("instance"):
-        click.echo(
-            "Error: --instance and --demo cannot be combined (the demo is offline)", err=True
-        )
-        sys.exit(2)
+    _refuse_with_demo(demo, offline, options.get("instance"))
     if verbose and quiet:
         click.echo("Error: --verbose and --quiet cannot be combined", err=True)
         sys.exit(2)
@@ -271,14 +277,7 @@ def serve(
     from .serve import serve as run_serve
 
     _setup_logging(verbose, False)
-    if offline and demo:
-        click.echo("Error: --offline and --demo cannot be combined", err=True)
-        sys.exit(2)
-    if demo and options.get("instance"):
-        click.echo(
-            "Error: --instance and --demo cannot be combined (the demo is offline)", err=True
-        )
-        sys.exit(2)
+    _refuse_with_demo(demo, offline, options.get("instance"))
 
     def load() -> Any:
         config = load_config(config_path, overrides=options, require_instance=not demo)
