@@ -279,15 +279,17 @@ class GancioClient:
             response = self._send("POST", "/api/login/token", body, JSON_TYPE, auth=False)
         if response.status_code in (400, 401, 403):
             raise AuthError(
-                f"{self.instance} rejected the email or password (or the account is not "
+                f"{redact(self.instance)} rejected the email or password (or the account is not "
                 "active yet)",
-                self.instance,
+                redact(self.instance),
             )
         data = self._answer(response, "POST")
         # 1.x answers {"access_token", ...}; accept {"token"} or a bare string from 2.0 too.
         token = (data.get("access_token") or data.get("token")) if isinstance(data, dict) else data
         if not isinstance(token, str) or not token.strip():
-            raise BadResponse(f"{self.instance} answered the login without a token", self.instance)
+            raise BadResponse(
+                f"{redact(self.instance)} answered the login without a token", redact(self.instance)
+            )
         self.token = token.strip()
         return self.token
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .errors import redact
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -42,7 +44,7 @@ class Cache:
         host = f"{parts.hostname or ''}{f'_{parts.port}' if parts.port else ''}"
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{host}{parts.path}").strip("_")
         self.folder = root / (name or "instance")
-        self.instance = instance
+        self.instance = redact(instance)  # as saved in its files: never a password
 
     def digest(self) -> str:
         """Return a hash of everything cached, read as bytes (no parsing).

@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
-from .errors import AuthError, ConfigError, GancioSiteError
+from .errors import AuthError, ConfigError, GancioSiteError, redact
 from .progress import for_terminal, reporting
 
 MAX_WARNINGS = 20
@@ -410,7 +410,7 @@ def login(
         fail(exc)
         return
     role = account.get("role", "user")
-    click.echo(f"Logged in to {config.instance} as {account.get('email', email)} ({role}).")
+    click.echo(f"Logged in to {redact(config.instance)} as {account.get('email', email)} ({role}).")
     click.echo(f"Token saved in {path}")
     if os.environ.get(TOKEN_ENV):
         click.echo(f"Warning: {TOKEN_ENV} is set and is used instead of this token", err=True)
@@ -434,14 +434,14 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
         config = _site(config_path, instance=instance)
         credentials = load_credentials(config.instance)
         if credentials is None:
-            raise AuthError(f"not logged in to {config.instance}; {LOGIN_HINT}")
+            raise AuthError(f"not logged in to {redact(config.instance)}; {LOGIN_HINT}")
         client = GancioClient(config.instance, timeout=config.timeout)
         client.token = credentials.token
         try:
             account = client.user()
         except AuthError:
             raise AuthError(
-                f"{config.instance} rejected the token from {credentials.source} (Gancio "
+                f"{redact(config.instance)} rejected the token from {credentials.source} (Gancio "
                 f"answers 403 to unknown tokens and disabled accounts); {LOGIN_HINT}"
             ) from None
     except GancioSiteError as exc:
@@ -449,7 +449,8 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
         return
     active = "active" if account.get("is_active", True) else "not active"
     click.echo(
-        f"{account.get('email')} on {config.instance}: {account.get('role', 'user')}, {active}"
+        f"{account.get('email')} on {redact(config.instance)}: "
+        f"{account.get('role', 'user')}, {active}"
         f" (token from {credentials.source})"
     )
 
@@ -474,9 +475,9 @@ def logout(config_path: Path | None, instance: str | None) -> None:
         fail(exc)
         return
     if path is None:
-        click.echo(f"Not logged in to {config.instance}; nothing to forget.")
+        click.echo(f"Not logged in to {redact(config.instance)}; nothing to forget.")
     else:
-        click.echo(f"Logged out of {config.instance}: token removed from {path}.")
+        click.echo(f"Logged out of {redact(config.instance)}: token removed from {path}.")
     if os.environ.get(TOKEN_ENV):
         click.echo(f"Warning: {TOKEN_ENV} is still set and still used", err=True)
 
@@ -518,7 +519,7 @@ def publish(
             raise ConfigError([f"paths: no events folder in {root.absolute()}; name the files"])
         credentials = load_credentials(config.instance)
         if credentials is None and not dry_run:
-            raise AuthError(f"not logged in to {config.instance}; {LOGIN_HINT}")
+            raise AuthError(f"not logged in to {redact(config.instance)}; {LOGIN_HINT}")
         client = GancioClient(config.instance, timeout=config.timeout)
         client.token = credentials.token if credentials else None
         publisher = Publisher(

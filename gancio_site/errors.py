@@ -74,4 +74,5 @@ class ShrinkRefused(OutputError):
 def redact(url: str) -> str:
     """Return ``url`` without the user name and password it may carry (what a message,
     a page or a file may say of it), even when it is no valid URL."""
-    return re.sub(r"^([^:/?#]*://)[^/?#]*@", r"\1", url)
+    # A scheme counts only when a slash follows it: in "user:pw@host", "user:" is none.
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:(?=/))?/*)[^/?#]*@", r"\1", url)

@@ -216,7 +216,7 @@ def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:
     data = cache.load_events()
     if data is None:
         raise DataError(
-            f"no cached events for {config.instance} in {cache.folder}; "
+            f"no cached events for {redact(config.instance)} in {cache.folder}; "
             "run `gancio-site build` once with network access first"
         )
     descriptions = cache.load_descriptions()

@@ -210,3 +210,25 @@ def test_a_password_in_a_bad_instance_url_is_not_in_its_error(command, url):
     assert "s3cret" not in result.output and "user:" not in result.output
     host = urlsplit(url).hostname
     assert result.stderr.startswith("Error: instance: '") and host in result.stderr.splitlines()[0]
+
+
+def test_a_password_in_the_instance_url_is_in_no_message_and_no_cache_file(tmp_path):
+    with FakeGancio() as fake:
+        host = fake.url.removeprefix("http://")
+        url = f"http://user:s3cret@{host}"
+        outputs = []
+        for args in (
+            ["whoami", "--instance", url],
+            ["logout", "--instance", url],
+            ["publish", "--instance", url],
+            ["build", "--offline", "--instance", url, "--base-url", "https://e.org/"],
+            ["build", "--instance", url, "--base-url", "https://e.org/"],
+            ["build", "--instance", f"user:s3cret@{host}", "--base-url", "https://e.org/"],
+        ):
+            result = CliRunner().invoke(main, args)
+            outputs.append(result.output)
+            assert result.exit_code in (0, 1, 2), result.output
+        assert (tmp_path / "public" / "index.html").is_file()  # the online build was made
+    assert not [o for o in outputs if "s3cret" in o or "user:" in o]
+    cached = [p for p in (tmp_path / ".gancio-cache").rglob("*") if p.is_file()]
+    assert cached and not [p for p in cached if b"s3cret" in p.read_bytes()]
