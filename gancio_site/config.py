@@ -259,7 +259,8 @@ def _path(value: Any) -> Path:
 
 
 def _language(value: Any) -> str:
-    text = _text(value).replace("-", "_")
+    # "de_DE.UTF-8@euro", as $LANG says it: the language is "de_DE@euro".
+    text = re.sub(r"\.[^@]*", "", _text(value)).replace("-", "_")
     try:
         Locale.parse(text)
     except (UnknownLocaleError, ValueError):

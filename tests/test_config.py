@@ -215,3 +215,12 @@ def test_the_zone_files_own_names_are_not_time_zones(zone):
     env = {"GANCIO_INSTANCE": "https://g.example.org", "GANCIO_BASE_URL": "https://e.org/"}
     with pytest.raises(ConfigError, match=f"timezone: '{zone}' is not a place's time zone"):
         load_config(None, env={**env, "GANCIO_TIMEZONE": zone})
+
+
+@pytest.mark.parametrize(
+    ("given", "language"),
+    [("de_DE.UTF-8", "de_DE"), ("it_IT.utf8@euro", "it_IT@euro"), ("pt-BR", "pt_BR")],
+)
+def test_a_language_written_as_lang_says_it_loses_its_encoding(given, language):
+    env = {"GANCIO_INSTANCE": "https://g.example.org", "GANCIO_BASE_URL": "https://e.org/"}
+    assert load_config(None, env={**env, "GANCIO_LANGUAGE": given}).language == language
