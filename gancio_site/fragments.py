@@ -118,6 +118,10 @@ class Fragments:
         """Return the keys this process made or took from the last build, in a fixed order."""
         return sorted(self._kept.union(self.new))
 
+    def let_go(self) -> None:
+        """Drop the pages of the last build's file read so far (read again if needed)."""
+        let_go(self._data)
+
     def stored(self, key: str) -> bytes | None:
         """Return the last build's entry of ``key``, if it has one."""
         span = self.old.get(key)

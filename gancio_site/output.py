@@ -15,11 +15,12 @@ import contextlib
 import ctypes
 import json
 import logging
+import mmap
 import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import ConfigError, OutputError
@@ -74,6 +75,7 @@ class OutputTree:
         """Check the destination and create the empty build folder."""
         finish_removals()  # a previous build of this process may still be removing its old tree
         self.check()
+        self._load_manifest()  # first: the site in place's manifest is likely read already
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
             _remove_stale(self.final)
@@ -84,7 +86,6 @@ class OutputTree:
         except OSError as exc:
             where = self.parent if not self.parent.is_dir() else self.root
             raise OutputError(f"cannot create {where}: {exc.strerror or exc}") from None
-        self._load_manifest()
         return self
 
     def _take_spare(self) -> bool:
@@ -105,7 +106,13 @@ class OutputTree:
             shutil.rmtree(self.spare, ignore_errors=True)
             return False
         os.unlink(self.root / MARKER)
-        self.base = dict(files)  # changed by prepare(): not the remembered manifest
+        forget_manifest()  # the file is gone: ``files`` is this tree's alone now
+        self.base = files  # changed by prepare()
+        # Most files are the same in both trees: one copy of their entries is enough.
+        for path, entry in self.previous.items():
+            kept = files.get(path)
+            if kept is not None and kept == entry:
+                self.previous[path] = kept
         return True
 
     def prepare(self, paths: Iterable[str]) -> None:
@@ -223,12 +230,11 @@ class OutputTree:
             self._replace(path, target)
             if not self._link_unchanged(path, target, pieces, size):
                 with open(target, "wb") as handle:
-                    handle.writelines(pieces)
+                    for group in _groups(pieces):
+                        handle.writelines(group)
                 self.written += 1
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-        for mapped in {id(p.obj): p.obj for p in pieces if isinstance(p, memoryview)}.values():
-            let_go(mapped)  # entries of the fragments file, written: not kept in memory
         if key and self.store is not None:
             self.store.keep(key, target)
 
@@ -259,15 +265,8 @@ class OutputTree:
             kept = self.store.previous_file(path)  # no site in place: the last build's file
             previous = kept or previous
         try:
-            if os.stat(previous).st_size != size:
+            if not _same_bytes(previous, pieces, size):
                 return False
-            with open(previous, "rb") as handle:
-                old = memoryview(handle.read())
-            at = 0
-            for piece in pieces:
-                if old[at : at + len(piece)] != piece:
-                    return False
-                at += len(piece)
             os.link(previous, target)
         except OSError:
             return False
@@ -340,6 +339,62 @@ class OutputTree:
                 os.rename(self.root, self.spare)
                 return
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+GROUP_BYTES = 1 << 21  # a file's pieces are written and compared this much at a time
+
+
+def _groups(pieces: list[Piece]) -> Iterator[list[Piece]]:
+    """Yield ``pieces`` in groups of about GROUP_BYTES, in order.
+
+    Pieces that are views of a mapped file (the fragments file) are let go of after their
+    group, so writing a calendar of every event holds a few megabytes of it at a time,
+    not all of it.
+    """
+    group: list[Piece] = []
+    held = 0
+    for piece in pieces:
+        group.append(piece)
+        held += len(piece)
+        if held >= GROUP_BYTES:
+            yield group
+            _let_go_of(group)
+            group, held = [], 0
+    if group:
+        yield group
+        _let_go_of(group)
+
+
+def _let_go_of(pieces: list[Piece]) -> None:
+    for mapped in {id(p.obj): p.obj for p in pieces if isinstance(p, memoryview)}.values():
+        let_go(mapped)
+
+
+def _same_bytes(previous: str, pieces: list[Piece], size: int) -> bool:
+    """True when the file ``previous`` holds exactly ``pieces`` (``size`` bytes in all).
+
+    The file is mapped and compared a group at a time, never read whole into memory.
+    """
+    with open(previous, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size != size:
+            return False
+        if size <= GROUP_BYTES:  # most files: one read
+            data = memoryview(handle.read())
+            at = 0
+            for piece in pieces:
+                if data[at : at + len(piece)] != piece:
+                    return False
+                at += len(piece)
+            return True
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as old:
+            at = 0
+            for group in _groups(pieces):
+                for piece in group:
+                    if old[at : at + len(piece)] != piece:
+                        return False
+                    at += len(piece)
+                let_go(old)
+    return True
 
 
 _removals: list[threading.Thread] = []
@@ -451,6 +506,11 @@ def read_manifest(final: Path) -> dict[str, object]:
 
 
 _last_manifest: list = [None, {}]
+
+
+def forget_manifest() -> None:
+    """Forget the manifest ``read_manifest`` remembers."""
+    _last_manifest[:] = [None, {}]
 
 
 def intact(final: Path | str, files: object) -> bool:

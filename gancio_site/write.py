@@ -56,6 +56,7 @@ def parse_and_write(
     events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
     if parser.sanitised is not None:
         parser.sanitised.save(parser.sanitised.used())  # reused ones stay too
+        parser.sanitised.let_go()  # the events hold their descriptions now
     if owned:
         snapshot.rows = []  # tens of megabytes at 10,000 events, no longer needed
     warnings += parser.warnings

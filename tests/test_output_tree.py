@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 
 import pytest
 
 from gancio_site.errors import ConfigError, OutputError
-from gancio_site.output import OutputTree
+from gancio_site.output import GROUP_BYTES, OutputTree
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,46 @@ def test_unchanged_files_keep_their_mtime(tmp_path):
     assert (final / "same.txt").stat().st_mtime == 1_000_000_000
     assert (final / "changed.txt").stat().st_mtime != 1_000_000_000
     assert (final / "changed.txt").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("where", ["first piece", "middle", "last byte"])
+def test_large_files_in_pieces_are_compared_and_written_whole(tmp_path, where):
+    """A calendar of every event is many pieces (views of the fragments file), larger
+    than the group compared and written at a time: a difference in any group counts."""
+    source = tmp_path / "fragments.bin"
+    source.write_bytes(bytes(range(256)) * 40_000)  # ~10 MB, 5 groups
+    final = tmp_path / "public"
+    with open(source, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mapped)
+    pieces = [view[at : at + 777] for at in range(0, len(mapped) - 777, 777)]
+    expected = b"".join(pieces)
+    assert len(expected) > 4 * GROUP_BYTES
+
+    tree = OutputTree(final).open()
+    tree.write("events.ics", list(pieces), "calendar")
+    tree.commit()
+    assert (final / "events.ics").read_bytes() == expected
+    os.utime(final / "events.ics", (1_000_000_000, 1_000_000_000))
+
+    tree = OutputTree(final).open()
+    tree.write("events.ics", list(pieces), "calendar")  # the same bytes: linked, mtime kept
+    tree.commit()
+    assert (final / "events.ics").stat().st_mtime == 1_000_000_000
+
+    changed = list(pieces)
+    at = {"first piece": 0, "middle": len(changed) // 2, "last byte": -1}[where]
+    piece = bytearray(changed[at])
+    piece[-1] ^= 0xFF
+    changed[at] = bytes(piece)
+    tree = OutputTree(final).open()
+    tree.write("events.ics", changed, "calendar")
+    tree.commit()
+    assert (final / "events.ics").stat().st_mtime != 1_000_000_000
+    assert (final / "events.ics").read_bytes() == b"".join(changed)
+    del pieces, changed, piece
+    view.release()
+    mapped.close()
 
 
 def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
