@@ -330,11 +330,14 @@ def init(directory: Path, force: bool) -> None:
     from .scaffold import create_site
 
     try:
-        created = create_site(directory, force=force)
+        created, replaced = create_site(directory, force=force)
     except GancioSiteError as exc:
         fail(exc)
         return
-    click.echo(f"Created {len(created)} files in {directory}: {', '.join(created)}")
+    for verb, names in (("Created", created), ("Replaced", replaced)):
+        if names:
+            files = "1 file" if len(names) == 1 else f"{len(names)} files"
+            click.echo(f"{verb} {files} in {directory}: {', '.join(names)}")
     click.echo(
         "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve`"
         " (or try `gancio-site serve --demo` now). Before CI or Netlify builds it, say in"

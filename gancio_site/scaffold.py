@@ -141,8 +141,9 @@ def site_files() -> dict[str, str]:
     }
 
 
-def create_site(folder: Path, force: bool = False) -> list[str]:
-    """Write a new site into ``folder``; return the paths written, relative to it.
+def create_site(folder: Path, force: bool = False) -> tuple[list[str], list[str]]:
+    """Write a new site into ``folder``; return the paths created and the paths replaced
+    (with ``force``), relative to it.
 
     Raise ``OutputError`` naming an existing file, before writing anything, unless ``force``.
     """
@@ -161,4 +162,4 @@ def create_site(folder: Path, force: bool = False) -> list[str]:
             target.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    return list(files)
+    return [name for name in files if name not in existing], existing

@@ -63,6 +63,11 @@ def test_init_refuses_to_overwrite_unless_forced(tmp_path):
     forced = run("init", "--force")
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "netlify.toml").read_text() != "# mine\n"
+    others = [name for name in FILES if name != "netlify.toml"]
+    assert forced.stdout.splitlines()[:2] == [
+        f"Created 6 files in .: {', '.join(others)}",
+        "Replaced 1 file in .: netlify.toml",
+    ]
 
     again = run("init", ".")
     assert again.exit_code == 1
