@@ -241,6 +241,12 @@ def test_lists_are_split_into_pages_holding_each_event_once(site, paged):
     assert 'rel="prev" href="../../"' in second and 'rel="next" href="../../page/3/"' in second
     assert "Page 2 of 5" in second and 'rel="next"' not in last
     assert '<link rel="canonical" href="https://example.org/agenda/page/2/">' in second
+    # Each page has a title of its own (search results and tabs tell them apart).
+    titles = [re.search("<title>(.*)</title>", p.read_text("utf-8"))[1] for p in home]
+    assert titles[0] == "Gancio"  # the demo instance's name
+    assert titles[1:] == [f"Gancio · Page {n} of 5" for n in range(2, 6)]
+    place = (paged / "place/centro-sociale-la-talpa/page/2/index.html").read_text("utf-8")
+    assert "<title>Centro Sociale La Talpa · Gancio · Page 2 of 3<" in place
     assert not list(site.glob("page/*"))  # 100 a page by default: one page
 
 
