@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -361,11 +362,25 @@ def _account_options(command: Any) -> Any:
     )(command)
 
 
-def _site(config_path: Path | None, **overrides: Any) -> SiteConfig:
+def _site(config_path: Path | None, account: bool = False, **overrides: Any) -> SiteConfig:
+    """Return the configuration of a command that talks to the instance.
+
+    With ``account`` (login, whoami, publish), an instance URL carrying a user name and
+    password is refused: their HTTP Basic authentication would take the Authorization
+    header that Gancio's access token needs.
+    """
     config = load_config(config_path, overrides=overrides, require_instance=False)
     if not config.instance:
         raise ConfigError(
             ["instance: missing; set it in gancio-site.toml, GANCIO_INSTANCE or --instance"]
+        )
+    if account and "@" in urlsplit(config.instance).netloc:
+        raise ConfigError(
+            [
+                f"instance: {redact(config.instance)} carries a user name and password; "
+                "Gancio's access token needs the Authorization header they would take: "
+                "give the address without them to log in or publish (a build may keep them)"
+            ]
         )
     return config
 
@@ -403,7 +418,7 @@ def login(
 
     _setup_logging(False, False)
     try:
-        config = _site(config_path, instance=instance)
+        config = _site(config_path, account=True, instance=instance)
         email = username or click.prompt("Email")
         client = GancioClient(config.instance, timeout=config.timeout)
         token = client.login(email, _password(password_stdin))
@@ -434,7 +449,7 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
 
     _setup_logging(False, False)
     try:
-        config = _site(config_path, instance=instance)
+        config = _site(config_path, account=True, instance=instance)
         credentials = load_credentials(config.instance)
         if credentials is None:
             raise AuthError(f"not logged in to {redact(config.instance)}; {LOGIN_HINT}")
@@ -517,7 +532,7 @@ def publish(
     _setup_logging(False, False)
     root = config_path.parent if config_path else Path(".")
     try:
-        config = _site(config_path, instance=instance, timezone=timezone)
+        config = _site(config_path, account=True, instance=instance, timezone=timezone)
         if not paths and not (root / "events").is_dir():
             raise ConfigError([f"paths: no events folder in {root.absolute()}; name the files"])
         credentials = load_credentials(config.instance)

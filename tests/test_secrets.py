@@ -212,6 +212,23 @@ def test_a_password_in_a_bad_instance_url_is_not_in_its_error(command, url):
     assert result.stderr.startswith("Error: instance: '") and host in result.stderr.splitlines()[0]
 
 
+@pytest.mark.parametrize("command", ["login", "whoami", "publish"])
+def test_account_commands_refuse_an_instance_url_with_a_password(tmp_path, command):
+    """Basic credentials in the URL would replace the Bearer token: refused before any
+    request, in one line that names the host and not the password."""
+    (tmp_path / "events").mkdir()
+    with FakeGancio() as fake:
+        url = fake.url.replace("http://", "http://user:s3cret@")
+        extra = ["-u", "me@example.org", "--password-stdin"] if command == "login" else []
+        result = CliRunner().invoke(main, [command, "--instance", url, *extra], input="pw\n")
+        assert fake.requests == []
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: instance: http://127.0.0.1:")
+    assert "carries a user name and password" in line
+    assert "s3cret" not in result.output and "user:" not in result.output
+
+
 def test_a_password_in_the_instance_url_is_in_no_message_and_no_cache_file(tmp_path):
     with FakeGancio() as fake:
         host = fake.url.removeprefix("http://")
