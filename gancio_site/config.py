@@ -95,6 +95,18 @@ KNOWN_VARIABLES = {ENV_PREFIX + key.upper() for key in KEYS} | {
 _RELATIVE = re.compile(r"^([+-])(\d+)([dwh])$")
 
 
+def chosen_workers(env: Mapping[str, str] | None = None) -> int | None:
+    """Return the number of rendering processes GANCIO_SITE_WORKERS asks for, if any."""
+    chosen = (os.environ if env is None else env).get("GANCIO_SITE_WORKERS", "").strip()
+    if not chosen:
+        return None
+    if not (chosen.isascii() and chosen.isdigit() and int(chosen) > 0):
+        raise ValueError(
+            f"GANCIO_SITE_WORKERS must be a number of processes, 1 or more (got {chosen[:20]!r})"
+        )
+    return int(chosen)
+
+
 def load_config(
     path: Path | None,
     env: Mapping[str, str] | None = None,
@@ -121,6 +133,10 @@ def load_config(
             close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             log.warning("%s is not a variable gancio-site reads%s", name, hint)
+    try:
+        chosen_workers(env)  # said now, not only when a build has pages to render
+    except ValueError as exc:
+        problems.append(str(exc))
     for key, value in (overrides or {}).items():
         if value is not None and value != ():
             values[key] = value

@@ -18,6 +18,7 @@ import struct
 import sys
 from collections.abc import Sequence
 
+from .config import chosen_workers
 from .errors import ConfigError, GancioSiteError
 from .output import OutputTree
 from .pages import Job
@@ -33,16 +34,12 @@ def workers(count: int) -> int:
     """Return how many processes to render ``count`` jobs with (GANCIO_SITE_WORKERS sets it)."""
     if not hasattr(os, "fork") or sys.platform == "win32":
         return 1
-    chosen = os.environ.get("GANCIO_SITE_WORKERS", "").strip()
-    if chosen:
-        if not (chosen.isascii() and chosen.isdigit() and int(chosen) > 0):
-            raise ConfigError(
-                [
-                    "GANCIO_SITE_WORKERS must be a number of processes, 1 or more "
-                    f"(got {chosen[:20]!r})"
-                ]
-            )
-        return min(int(chosen), max(1, count))
+    try:
+        chosen = chosen_workers()
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    if chosen is not None:
+        return min(chosen, max(1, count))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(cores or 1, count // MIN_JOBS_PER_WORKER))
 

@@ -49,8 +49,13 @@ def test_a_bad_number_of_processes_is_a_clear_error_and_keeps_the_site(tmp_path,
     assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
     before = tree(tmp_path / "public")
     (tmp_path / "static").mkdir()
-    (tmp_path / "static" / "new.txt").write_text("a change, so the build renders")
-    for bad in ("abc", "0", "-2", "²"):
+    change = tmp_path / "static" / "new.txt"
+    # With pages to render, and with none (the site is up to date): said either way.
+    for bad, renders in [("abc", True), ("0", True), ("-2", True), ("²", True), ("abc", False)]:
+        if renders:
+            change.write_text("a change, so the build renders")
+        else:
+            change.unlink(missing_ok=True)
         monkeypatch.setenv("GANCIO_SITE_WORKERS", bad)
         result = CliRunner().invoke(main, ["build", "--demo"])
         assert result.exit_code == 2, result.output
