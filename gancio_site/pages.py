@@ -227,7 +227,9 @@ class SiteBuilder:
                 path, c.template, feeds, days=days, events=shown, pager=pager, **c.context
             )
 
-        return Job(path, f"template {c.template}", self._key(path, inputs), make, "page")
+        return Job(
+            path, f"template {c.template}", self._key(c.template, path, inputs), make, "page"
+        )
 
     def event(self, event: Event) -> Iterator[Job]:
         folder = self.urls.event(event)
@@ -258,7 +260,7 @@ class SiteBuilder:
         def make() -> bytes:
             return self.render(path, template, _feeds(""), **context)
 
-        return Job(path, f"template {template}", self._key(path, inputs), make, "page")
+        return Job(path, f"template {template}", self._key(template, path, inputs), make, "page")
 
     def render(self, path: str, template: str, feeds: dict[str, str], **context: object) -> bytes:
         return self.renderer.render(template, path, feeds, now=self.now, **context)  # type: ignore[arg-type]
@@ -296,8 +298,9 @@ class SiteBuilder:
     def robots(self) -> bytes:
         return f"User-agent: *\nAllow: /\nSitemap: {self.urls.absolute('sitemap.xml')}\n".encode()
 
-    def _key(self, *parts: str) -> str:
-        return _digest(self.site_key, *parts)
+    def _key(self, template: str, *parts: str) -> str:
+        """Return the key of a page: the site, the templates it may use, its inputs."""
+        return _digest(self.site_key, self.renderer.template_key(template), *parts)
 
     def _data(self, *parts: str) -> str:
         return _digest(self.data_key, *parts)

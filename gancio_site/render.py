@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import jinja2.meta
+import jinja2.nodes
 from babel import Locale
 from babel.dates import format_date, format_time
 from markupsafe import Markup, escape
@@ -32,6 +35,8 @@ from .theme import theme_dir
 from .urls import UrlMap, climb, relative
 
 _MARK = "\x00"  # where a list entry's links climb to the root (see event_item)
+# Templates rendered by code, by the name a template calls it with: ``event_item(e)``.
+CODE_TEMPLATES = {"event_item": "_event_item.html"}
 
 
 class TemplateFailed(GancioSiteError):
@@ -126,6 +131,7 @@ class Renderer:
         # |tojson writes '=' as \u003d too (the same JSON value), as _finalize does for text.
         self.env.policies["json.dumps_function"] = _json_dumps
         self._items: dict[int, str] = {}  # event id -> list entry, links marked
+        self._template_keys: dict[str, str] = {}
         self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
         self.env.globals.update(
             site=site,
@@ -150,6 +156,55 @@ class Renderer:
                         f"template {file}, line {line}: not UTF-8 ({bad.reason}); save it as UTF-8"
                     )
         return f"template {template} (or one it uses) is not UTF-8: {exc.reason}"
+
+    def template_key(self, name: str) -> str:
+        """Return a key of the templates a page rendered from ``name`` may use: it, the
+        ones it extends, includes or imports, the CODE_TEMPLATES it calls (and theirs).
+
+        A page is rendered again only when one of them changed. A template naming
+        another by a variable could use any: its pages then depend on every template.
+        """
+        key = self._template_keys.get(name)
+        if key is None:
+            names = self._uses([name])
+            if names is None:
+                names = set(self.env.list_templates())
+            h = hashlib.blake2b(digest_size=16)
+            for used in sorted(names):
+                h.update(used.encode() + b"\0" + self._source(used).encode() + b"\0")
+            key = self._template_keys[name] = h.hexdigest()
+        return key
+
+    def _source(self, name: str) -> str:
+        loader = self.env.loader
+        assert loader is not None
+        try:
+            return loader.get_source(self.env, name)[0]
+        except jinja2.TemplateNotFound:
+            return "\0missing"  # rendering says so
+        except UnicodeDecodeError:
+            return "\0not utf-8"  # rendering says so, with the file and line
+
+    def _uses(self, names: list[str]) -> set[str] | None:
+        """Return ``names`` and every template they use, or None if one uses a variable."""
+        seen: set[str] = set()
+        while names:
+            name = names.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                tree = self.env.parse(self._source(name))
+            except jinja2.TemplateSyntaxError:
+                continue  # rendering reports it, with the file and line
+            for used in jinja2.meta.find_referenced_templates(tree):
+                if used is None:
+                    return None
+                names.append(used)
+            for call in tree.find_all(jinja2.nodes.Name):
+                if call.name in CODE_TEMPLATES:
+                    names.append(CODE_TEMPLATES[call.name])
+        return seen
 
     def has_template(self, name: str) -> bool:
         """Return True when the site or the theme has template ``name``."""

@@ -17,7 +17,6 @@ from .build import (
     BuildReport,
     _code_key,
     _digest,
-    _site_key,
     file_store,
     settings_key,
     spare_tree,
@@ -119,7 +118,7 @@ def _write(
         renderer,
         now,
         fallback,
-        _site_key(config),
+        settings_key(config),  # each page adds the templates it uses (Renderer.template_key)
         config.page_size,
         fragments,
         data_key=settings_key(config),
@@ -162,6 +161,7 @@ def _write(
         tree.abort()
         raise
     report.files_written = tree.written
+    report.files_rendered = len(pending)
     report.files_unchanged = tree.linked
     report.entries_made, report.entries_reused = fragments.made, fragments.reused
 

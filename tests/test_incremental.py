@@ -297,6 +297,51 @@ def test_a_template_change_renders_pages_only_not_feeds_calendars_or_data(gancio
     assert "Evento!" in next((tmp_path / "public" / "event").glob("*/index.html")).read_text()
 
 
+def test_a_template_change_renders_only_the_pages_that_use_it(gancio, tmp_path):
+    config = config_for(gancio, tmp_path)
+    first = build(config, now_ts=NOW)
+    site = tmp_path / "public"
+
+    def edit(name: str, text: str, mark: str = "") -> tuple[int, set[str]]:
+        """Write template ``name``; return how many files the build rendered, and the
+        pages that show ``mark``, the edit (they are all the files it changed)."""
+        (tmp_path / "templates" / name).write_text(text.replace("MARK", mark))
+        report = build(config, mode="offline", now_ts=NOW)
+        marked = {
+            p.relative_to(site).as_posix()
+            for p in site.rglob("*.html")
+            if mark and mark in p.read_text()
+        }
+        assert report.files_written == len(marked)
+        return report.files_rendered, marked
+
+    lists = {"index.html"} | {
+        p.relative_to(site).as_posix()
+        for p in [*site.glob("tag/*/index.html"), *site.glob("place/*/index.html")]
+    } - {"tag/index.html", "place/index.html"}
+    events = {p.relative_to(site).as_posix() for p in site.glob("event/*/index.html")}
+    assert len(lists) > 10 and len(events) > 10
+
+    block = "{% extends 'default/NAME' %}{% block title %}MARK{% endblock %}"
+    assert edit("tags.html", block.replace("NAME", "tags.html"), "Mark-1") == (
+        1,
+        {"tag/index.html"},
+    )
+    assert edit("event.html", block.replace("NAME", "event.html"), "Mark-2") == (
+        len(events),
+        events,
+    )
+    # Rendered by code for the lists (event_item, called in _day_list.html): the lists only.
+    item = "{% include 'default/_event_item.html' %}<!-- MARK -->"
+    assert edit("_event_item.html", item, "Mark-3") == (len(lists), lists)
+    # Extended by every page but the widget's frame (a page of its own): those.
+    assert edit("base.html", "{% extends 'default/base.html' %}")[0] == first.pages - 1
+    # A template naming another by a variable may use any: it follows every template.
+    edit("404.html", "{% extends 'default/' ~ '404.html' %}")
+    rendered, _ = edit("_pager.html", "{% include 'default/_pager.html' %}")
+    assert rendered == len(lists) + 1  # the lists include _pager.html, and 404.html
+
+
 def test_settings_that_change_no_file_do_not_make_a_build_render_again(gancio, tmp_path):
     from dataclasses import replace
 
