@@ -6,10 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from fake_gancio import FakeGancio
 from sitekit import site_config
 
 from gancio_site.build import build
+from gancio_site.render import references
 
 NOW = 1796301525
 
@@ -340,6 +342,29 @@ def test_a_template_change_renders_only_the_pages_that_use_it(gancio, tmp_path):
     edit("404.html", "{% extends 'default/' ~ '404.html' %}")
     rendered, _ = edit("_pager.html", "{% include 'default/_pager.html' %}")
     assert rendered == len(lists) + 1  # the lists include _pager.html, and 404.html
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{% extends 'base.html' %}{% block x %}{% endblock %}", ["base.html"]),
+        ('{%- include "_a.html" ignore missing with context -%}', ["_a.html"]),
+        ('{%include"_a.html"%}', ["_a.html"]),
+        ("{% import 'm.html' as m %}{% from \"n.html\" import a, b %}", ["m.html", "n.html"]),
+        (
+            "{% include 'default/_pager.html' %}{{ event_item(e) }}",
+            ["default/_pager.html", "_event_item.html"],
+        ),
+        ("{# {% include 'old.html' %} #}", ["old.html"]),  # more pages depend: harmless
+        ("<p>{{ title }}</p>", []),
+        ("{% extends layout %}", None),  # a variable: any template
+        ("{% include ['a.html', 'b.html'] %}", None),
+        ("{% extends 'a.html' if x else 'b.html' %}", None),
+        ("{% include 'a' ~ name %}", None),
+    ],
+)
+def test_the_templates_a_template_uses_are_found_by_name(source, expected):
+    assert references(source) == expected
 
 
 def test_settings_that_change_no_file_do_not_make_a_build_render_again(gancio, tmp_path):
