@@ -103,9 +103,11 @@ def _build(
     snapshot: Snapshot | None,
     started: float,
 ) -> BuildReport:
+    checked = None  # the input key already found not to match the site in place
     if snapshot is None and mode == "offline":
         # Offline, the inputs are files: compare their bytes before parsing anything.
-        done = _nothing_to_do(config, _cache_key(config), now_ts, started)
+        checked = _cache_key(config)
+        done = _nothing_to_do(config, checked, now_ts, started)
         if done is not None:
             return done
     owned = snapshot is None  # fetched here: its raw rows can go once parsed
@@ -114,7 +116,7 @@ def _build(
     elif mode == "demo":
         now_ts = snapshot.captured_at or now_ts
     if mode != "online" or not owned:
-        return _render(config, snapshot, mode, now_ts, owned, started)
+        return _render(config, snapshot, mode, now_ts, owned, started, checked)
     # A list the build refuses to publish (empty, gutted) is not kept in the cache either:
     # an offline build can still make the last good site.
     cache = Cache(config.cache, config.instance)
@@ -134,14 +136,18 @@ def _render(
     now_ts: float,
     owned: bool,
     started: float,
+    checked: str | None = None,
 ) -> BuildReport:
-    """Write the site of ``snapshot`` unless the site in place (or in the store) is it."""
+    """Write the site of ``snapshot`` unless the site in place (or in the store) is it.
+
+    ``checked``: the input key of the cache that ``_nothing_to_do`` has just compared.
+    """
     if mode == "demo":
         rows = json.dumps(snapshot.rows, sort_keys=True, default=str)
         input_key = _input_key(config, _digest(rows, snapshot.timezone, snapshot.instance_name))
     else:  # an online fetch has just refreshed the cache: the same key as offline
-        input_key = _cache_key(config)
-    done = _nothing_to_do(config, input_key, now_ts, started)
+        input_key = checked or _cache_key(config)
+    done = None if checked else _nothing_to_do(config, input_key, now_ts, started)
     if done is not None:
         done.requests = snapshot.requests
         done.warnings = list(snapshot.warnings)  # what the fetch saw, said every time
