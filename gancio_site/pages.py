@@ -78,7 +78,6 @@ class SiteBuilder:
         site_key: str,
         page_size: int = 0,
         fragments: Fragments | None = None,
-        data_key: str = "",
     ) -> None:
         self.events = events
         self.page_size = page_size
@@ -89,12 +88,10 @@ class SiteBuilder:
         self.now = now
         self.today: date = now.date()
         self.fallback_time = fallback_time
+        # What every file depends on. Feeds, calendars and data files use no template; a
+        # page adds the templates it uses (``_key``), so an edit renders only its pages.
         self.site_key = _digest(
             site_key, repr(site), self.today.isoformat(), fallback_time.isoformat()
-        )
-        # Feeds, calendars and data files use no template: their key leaves templates out.
-        self.data_key = _digest(
-            data_key or site_key, repr(site), self.today.isoformat(), fallback_time.isoformat()
         )
         self.event_urls = {e.id: urls.absolute(urls.event(e)) for e in events}
         self.tags = by_tag(events)
@@ -303,7 +300,7 @@ class SiteBuilder:
         return _digest(self.site_key, self.renderer.template_key(template), *parts)
 
     def _data(self, *parts: str) -> str:
-        return _digest(self.data_key, *parts)
+        return _digest(self.site_key, *parts)
 
     def _tag_counts(self) -> list[tuple[str, int]]:
         return [(tag, len(events)) for tag, events in self.tags.items()]

@@ -121,7 +121,6 @@ def _write(
         settings_key(config),  # each page adds the templates it uses (Renderer.template_key)
         config.page_size,
         fragments,
-        data_key=settings_key(config),
     )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)
