@@ -25,6 +25,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -55,18 +56,14 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
 
 
 def files_written(stderr: str) -> int:
-    for line in stderr.splitlines():
-        if "files written" in line:
-            return int(line.split(" files written")[0].rsplit(" ", 1)[1])
-    return -1
+    found = re.search(r"(\d+) files? written", stderr)
+    return int(found[1]) if found else -1
 
 
 def files_rendered(stderr: str) -> int:
     """Files made again (then written, or found unchanged); -1 when the line lacks it."""
-    for line in stderr.splitlines():
-        if " rendered)" in line:
-            return int(line.split(" rendered)")[0].rsplit("(", 1)[1])
-    return -1
+    found = re.search(r"\((\d+) rendered\)", stderr)
+    return int(found[1]) if found else -1
 
 
 class Site:

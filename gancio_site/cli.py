@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -51,6 +52,10 @@ def fail(exc: GancioSiteError) -> None:
         sys.exit(2)
     click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+def _files(count: int) -> str:
+    return "1 file" if count == 1 else f"{count} files"
 
 
 def _refuse_with_demo(demo: bool, offline: bool, instance: str | None) -> None:
@@ -224,7 +229,7 @@ def build(
             click.echo(f"Warning: ... and {len(report.warnings) - MAX_WARNINGS} more", err=True)
         if verbose:
             click.echo(
-                f"{report.requests} requests to Gancio; {report.files_written} files written, "
+                f"{report.requests} requests to Gancio; {_files(report.files_written)} written, "
                 f"{report.files_unchanged} unchanged ({report.files_rendered} rendered); "
                 "calendar and JSON entries: "
                 f"{report.entries_made} made, {report.entries_reused} kept",
@@ -332,18 +337,20 @@ def init(directory: Path, force: bool) -> None:
     from .scaffold import create_site
 
     try:
-        created, replaced = create_site(directory, force=force)
+        done = create_site(directory, force=force)
     except GancioSiteError as exc:
         fail(exc)
         return
-    for verb, names in (("Created", created), ("Replaced", replaced)):
+    for verb, names in done.items():
         if names:
-            files = "1 file" if len(names) == 1 else f"{len(names)} files"
-            click.echo(f"{verb} {files} in {directory}: {', '.join(names)}")
+            listed = ", ".join(names)
+            click.echo(f"{verb.capitalize()} {_files(len(names))} in {directory}: {listed}")
+    here = Path(directory).resolve() == Path.cwd().resolve()
+    enter = "" if here else f"`cd {shlex.quote(str(directory))}`, "
     click.echo(
-        "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve`"
-        " (or try `gancio-site serve --demo` now). Before CI or Netlify builds it, say in"
-        " requirements.txt where gancio-site is installed from."
+        f"Next: {enter}set instance and base_url in gancio-site.toml, then run "
+        "`gancio-site serve` (or try `gancio-site serve --demo` now). Before CI or Netlify "
+        "builds it, say in requirements.txt where gancio-site is installed from."
     )
 
 

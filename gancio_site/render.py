@@ -134,7 +134,9 @@ class Renderer:
         loaders += [jinja2.FileSystemLoader(str(d)) for d in folders]
         loaders.append(theme)
         # Where a missing template was looked for, said in its error.
-        self.looked_in = " and ".join([*(f"{d}/" for d in folders), "the default theme"])
+        self.looked_in = " and ".join(
+            [*(f"{_shown(str(d))}/" for d in folders), "the default theme"]
+        )
         self.folders = folders
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
@@ -178,9 +180,8 @@ class Renderer:
                     data.decode("utf-8")
                 except UnicodeDecodeError as bad:
                     line = data.count(b"\n", 0, bad.start) + 1
-                    return (
-                        f"template {file}, line {line}: not UTF-8 ({bad.reason}); save it as UTF-8"
-                    )
+                    where = f"template {_shown(str(file))}, line {line}"
+                    return f"{where}: not UTF-8 ({bad.reason}); save it as UTF-8"
         return f"template {template} (or one it uses) is not UTF-8: {exc.reason}"
 
     def template_key(self, name: str) -> str:
@@ -297,7 +298,7 @@ class Renderer:
             )
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateFailed(
-                f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
+                f"template {_shown(exc.filename or exc.name)}, line {exc.lineno}: {exc.message}"
             ) from None
         except GancioSiteError:
             raise
@@ -307,7 +308,7 @@ class Renderer:
             where = _template_line(exc.__traceback__)
             if where is not None:
                 raise TemplateFailed(
-                    f"template {where[0]}, line {where[1]}: {self._explain(exc)}"
+                    f"template {_shown(where[0])}, line {where[1]}: {self._explain(exc)}"
                 ) from None
             if not isinstance(exc, jinja2.TemplateError):
                 raise
@@ -322,6 +323,17 @@ class Renderer:
             names = " or ".join(repr(str(name)) for name in exc.templates) or repr(str(exc.name))
             return f"no template named {names} (looked in {self.looked_in})"
         return str(exc)
+
+
+def _shown(file: str | None) -> str | None:
+    """Return a template's file as a message shows it: from the working folder when it is
+    in it (as the site's folders are written in the config), else as it is."""
+    if file and os.path.isabs(file):
+        with contextlib.suppress(ValueError):
+            relative = os.path.relpath(file)
+            if not relative.startswith(".."):
+                return relative
+    return file
 
 
 def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:

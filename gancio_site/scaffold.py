@@ -141,9 +141,10 @@ def site_files() -> dict[str, str]:
     }
 
 
-def create_site(folder: Path, force: bool = False) -> tuple[list[str], list[str]]:
-    """Write a new site into ``folder``; return the paths created and the paths replaced
-    (with ``force``), relative to it.
+def create_site(folder: Path, force: bool = False) -> dict[str, list[str]]:
+    """Write a new site into ``folder``; return its paths, relative to it, by what was
+    done: "created", and with ``force`` "replaced" (other bytes were there, now lost) and
+    "unchanged" (the same bytes were there).
 
     Raise ``OutputError`` naming an existing file, before writing anything, unless ``force``.
     """
@@ -155,11 +156,17 @@ def create_site(folder: Path, force: bool = False) -> tuple[list[str], list[str]
             f"{folder / existing[0]} already exists{more}; "
             "use --force to overwrite, or choose an empty folder"
         )
+    done: dict[str, list[str]] = {"created": [], "replaced": [], "unchanged": []}
     for name, text in files.items():
         target = folder / name
+        data = text.encode("utf-8")
         try:
+            if name in existing and target.is_file() and target.read_bytes() == data:
+                done["unchanged"].append(name)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_bytes(data)
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    return [name for name in files if name not in existing], existing
+        done["replaced" if name in existing else "created"].append(name)
+    return done

@@ -32,6 +32,7 @@ def test_init_creates_a_site_that_builds_the_demo_at_once(tmp_path, monkeypatch)
     result = run("init", "agenda")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == f"Created 7 files in agenda: {', '.join(FILES)}"
+    assert result.stdout.splitlines()[1].startswith("Next: `cd agenda`, set instance and ")
     assert all((tmp_path / "agenda" / name).is_file() for name in FILES)
 
     monkeypatch.chdir(tmp_path / "agenda")
@@ -64,9 +65,19 @@ def test_init_refuses_to_overwrite_unless_forced(tmp_path):
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "netlify.toml").read_text() != "# mine\n"
     others = [name for name in FILES if name != "netlify.toml"]
-    assert forced.stdout.splitlines()[:2] == [
+    assert forced.stdout.splitlines()[:3] == [
         f"Created 6 files in .: {', '.join(others)}",
         "Replaced 1 file in .: netlify.toml",
+        "Next: set instance and base_url in gancio-site.toml, then run `gancio-site serve` "
+        "(or try `gancio-site serve --demo` now). Before CI or Netlify builds it, say in "
+        "requirements.txt where gancio-site is installed from.",
+    ]
+    # Files with the bytes init would write are said to be unchanged, not replaced.
+    (tmp_path / "requirements.txt").write_text("# mine\n")
+    again = run("init", "--force")
+    assert again.stdout.splitlines()[:2] == [
+        "Replaced 1 file in .: requirements.txt",
+        f"Unchanged 6 files in .: {', '.join(n for n in FILES if n != 'requirements.txt')}",
     ]
 
     again = run("init", ".")

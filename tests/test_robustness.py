@@ -221,10 +221,10 @@ def test_a_missing_template_is_named_with_where_it_was_looked_for(tmp_path):
     )
     result = CliRunner().invoke(main, ["build", "--demo", "-c", "site/gancio-site.toml"])
     assert result.exit_code == 1
-    folder = tmp_path / "site" / "tpl"
+    # Said from the working folder, as the user would type it.
     assert result.stderr == (
-        f"Error: template {folder / 'event.html'}, line 3: no template named 'a.html' or "
-        f"'b.html' (looked in {folder}/ and the default theme)\n"
+        "Error: template site/tpl/event.html, line 3: no template named 'a.html' or "
+        "'b.html' (looked in site/tpl/ and the default theme)\n"
     )
 
 
