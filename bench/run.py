@@ -130,7 +130,7 @@ def measure(site: Site, runs: int) -> dict:
     rendered = []
     for _ in range(runs):  # the fetched data only: every file rendered again
         site.clean("public")
-        for kept in ("files", "site", "fragments.bin", "descriptions.bin"):
+        for kept in ("files", "site", "fragments.bin", "events.bin"):
             for path in (site.folder / "cache").glob(f"*/{kept}"):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         rendered.append(site.run())

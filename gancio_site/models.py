@@ -10,7 +10,6 @@ sees a raw dict or a unix timestamp.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .clean import absolute_url, clean_text, has_invalid_chars, html_to_text, sanitize_html
-from .fragments import Fragments
 
 MAX_DESCRIPTION = 100_000  # characters of HTML
 
@@ -156,7 +154,6 @@ class Parser:
     instance: str
     tz: ZoneInfo
     warnings: list[str] = field(default_factory=list)
-    sanitised: Fragments | None = None  # descriptions sanitised by earlier builds
 
     def warn(self, event_id: object, message: str) -> None:
         self.warnings.append(f"event {event_id}: {message}")
@@ -219,15 +216,6 @@ class Parser:
             raw = raw[:MAX_DESCRIPTION] + "…"
         if has_invalid_chars(raw):
             self.warn(event_id, "removed control characters from description")
-        if self.sanitised is None:
-            return self._sanitise(raw)
-        # Sanitising is most of parsing: the last build's result is kept by the raw text.
-        data = raw.encode("utf-8", "surrogatepass")
-        key = hashlib.blake2b(data, digest_size=16).hexdigest()
-        html = self.sanitised.get(key, lambda: self._sanitise(raw).encode("utf-8", "surrogatepass"))
-        return str(html, "utf-8", "surrogatepass")  # bytes, or a view of the memo file
-
-    def _sanitise(self, raw: str) -> str:
         html = sanitize_html(raw, self.instance + "/")
         if "<" not in html and "\n" in html:
             # Plain-text descriptions keep their line breaks (API.md section 8).

@@ -11,7 +11,7 @@ started earlier and are still going on; their pages show the whole range.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -29,11 +29,19 @@ class Day:
     is_tomorrow: bool = False
 
 
-def parse_events(rows: Iterable[object], parser: Parser) -> list[Event]:
-    """Return the valid events of ``rows``, each id once (later duplicates are dropped)."""
+def parse_events(
+    rows: Iterable[object],
+    parser: Parser,
+    read: Callable[[object], Event | None] | None = None,
+) -> list[Event]:
+    """Return the valid events of ``rows``, each id once (later duplicates are dropped).
+
+    ``read`` makes one event (default ``parser.event``; a build passes its ``parsed.Memo``).
+    """
+    read = read or parser.event
     events: dict[int, Event] = {}
     for row in rows:
-        event = parser.event(row)
+        event = read(row)
         if event is None:
             continue
         if event.id in events:

@@ -30,6 +30,7 @@ from .ical import CalendarWriter
 from .models import Event, SiteInfo
 from .organise import by_place, by_tag, group_by_day
 from .output import Content
+from .parsed import event_digest
 from .render import Renderer
 from .urls import UrlMap
 from .widget import JsonWriter
@@ -78,6 +79,7 @@ class SiteBuilder:
         site_key: str,
         page_size: int = 0,
         fragments: Fragments | None = None,
+        digest: Callable[[Event], str] = event_digest,
     ) -> None:
         self.events = events
         self.page_size = page_size
@@ -99,6 +101,7 @@ class SiteBuilder:
         self.calendars = CalendarWriter(site, self.event_urls, fallback_time, self.remember)
         self.json = JsonWriter(site, urls, self.event_urls, self.remember)
         self._keys: dict[int, str] = {}
+        self._digest = digest  # of all an event holds; known from parsing (parsed.Memo)
 
     def event_key(self, event: Event) -> str:
         """Return a key of everything about ``event`` a file may show, its links included."""
@@ -107,7 +110,7 @@ class SiteBuilder:
             links = [self.urls.event(event)] + [self.urls.tag(t) for t in event.tags]
             if event.place.name:
                 links.append(self.urls.place(event.place))
-            key = self._keys[event.id] = _digest(repr(event), *links)
+            key = self._keys[event.id] = _digest(self._digest(event), *links)
         return key
 
     def fragment_key(self, kind: str, event: Event) -> str:

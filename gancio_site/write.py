@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
 from .output import OutputTree
 from .pages import Job, SiteBuilder
+from .parsed import Memo, event_digest
 from .render import Renderer
 from .urls import UrlMap
 
@@ -49,20 +51,19 @@ def parse_and_write(
     tz = site_zone(config, snapshot.timezone, warnings)
     now = datetime.fromtimestamp(now_ts, tz)
     parser = Parser(instance=redact(snapshot.instance), tz=tz)
-    if mode != "demo":
-        memo = Cache(config.cache, config.instance).folder / "descriptions.bin"
-        parser.sanitised = Fragments(str(memo), _digest(_code_key(), parser.instance))
-    events = select(parse_events(snapshot.rows, parser), config, now, snapshot.place_ids)
-    if parser.sanitised is not None:
-        parser.sanitised.save(parser.sanitised.used())  # reused ones stay too
-        parser.sanitised.let_go()  # the events hold their descriptions now
+    # The rows the last build parsed come back parsed (parsed.py); the demo keeps nothing.
+    kept = Cache(config.cache, config.instance).folder / "events.bin" if mode != "demo" else None
+    memo = Memo(str(kept) if kept else None, _digest(_code_key(), parser.instance, str(tz)))
+    parsed = parse_events(snapshot.rows, parser, lambda row: memo.event(row, parser))
+    events = select(parsed, config, now, snapshot.place_ids)
+    memo.save()
     if owned:
         snapshot.rows = []  # tens of megabytes at 10,000 events, no longer needed
     warnings += parser.warnings
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
     report.source = {"online": "instance", "offline": "cache", "demo": "demo snapshot"}[mode]
     report.warnings = warnings
-    _write(config, snapshot, events, now, report, input_key, mode)
+    _write(config, snapshot, events, now, report, input_key, mode, memo.digest)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -87,6 +88,7 @@ def _write(
     report: BuildReport,
     input_key: str = "",
     mode: str = "online",
+    digest: Callable[[Event], str] = event_digest,
 ) -> None:
     site = SiteInfo(
         title=config.title or snapshot.instance_name,
@@ -121,6 +123,7 @@ def _write(
         settings_key(config),  # each page adds the templates it uses (Renderer.template_key)
         config.page_size,
         fragments,
+        digest,
     )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)

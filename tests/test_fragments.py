@@ -94,49 +94,6 @@ def test_without_a_file_nothing_is_kept(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_descriptions_sanitised_once_come_back_the_same(tmp_path: Path):
-    from zoneinfo import ZoneInfo
-
-    from gancio_site.models import Parser
-
-    raw = '<p onclick="x()">Ciao <a href="/about">città</a><script>alert(1)</script></p>'
-    path = str(tmp_path / "descriptions.bin")
-    first = Parser(instance="https://g.example", tz=ZoneInfo("Europe/Rome"))
-    first.sanitised = Fragments(path, SALT)
-    html = first.description(1, raw)
-    assert "script" not in html and "onclick" not in html
-    assert 'href="https://g.example/about"' in html
-    first.sanitised.save(first.sanitised.used())
-    second = Parser(instance="https://g.example", tz=ZoneInfo("Europe/Rome"))
-    second.sanitised = Fragments(path, SALT)
-    assert second.description(2, raw) == html
-    assert (second.sanitised.made, second.sanitised.reused) == (0, 1)
-    assert second.description(3, raw + "!") == html + "!"  # other text: sanitised anew
-    assert second.sanitised.made == 1
-
-
-def test_kept_descriptions_stay_kept_through_builds_that_only_reuse_them(gancio, tmp_path):
-    """A build that sanitised nothing new keeps the memo whole for the one after it."""
-    from sitekit import site_config
-
-    from gancio_site.build import build
-
-    (tmp_path / "templates").mkdir()
-    config = site_config(gancio.url, tmp_path, templates=str(tmp_path / "templates"))
-    build(config, now_ts=NOW)
-    memo = next((tmp_path / "cache").glob("*/descriptions.bin"))
-    kept = len(Fragments(str(memo), _salt(memo)).old)
-    assert kept > 20
-    for title in ("Prima modifica", "Seconda modifica"):
-        gancio.touch(3, title=title)  # each build parses every event again
-        build(config, now_ts=NOW)
-        assert len(Fragments(str(memo), _salt(memo)).old) == kept
-
-
-def _salt(path: Path) -> str:
-    return path.read_bytes()[len(FORMAT) : len(FORMAT) + 32].decode()
-
-
 def test_entries_written_out_and_let_go_still_read_right(tmp_path: Path):
     # Once written, the pages of the mapped file leave the build's memory; an entry read
     # again after that comes back from the file with the same bytes.
