@@ -152,7 +152,7 @@ class GancioClient:
                     f"GET {redact(url)} failed: too many redirects", url
                 ) from None
             except requests.RequestException as exc:
-                if attempt > self.retries:
+                if attempt > self.retries or _unknown_host(exc):
                     message = f"GET {redact(url)} failed: {_reason(exc)}"
                     raise ConnectionFailed(message, redact(url)) from None
                 self._sleep(attempt, None, url, _reason(exc))
@@ -389,7 +389,11 @@ class GancioClient:
             except requests.RequestException as exc:
                 # A request that may have reached the server is not sent twice unless
                 # sending it twice is harmless (GET, PUT of the whole event, login).
-                if attempt > self.retries or not (idempotent or _never_sent(exc)):
+                if (
+                    attempt > self.retries
+                    or not (idempotent or _never_sent(exc))
+                    or _unknown_host(exc)
+                ):
                     message = f"{method} {redact(url)} failed: {_reason(exc)}"
                     raise ConnectionFailed(message, redact(url)) from None
                 self._pause(method, url, attempt, None, _reason(exc))
@@ -476,6 +480,21 @@ def _status_message(url: str, response: requests.Response) -> str:
     }.get(response.status_code, "the server reported an error")
     detail = f" ({body})" if body and "<" not in body else ""
     return f"GET {url} returned HTTP {response.status_code}{detail}: {hint}"
+
+
+# What the resolver says of a name that does not exist (glibc, musl, macOS): asking again
+# gives the same answer, so it is not retried. "Temporary failure in name resolution" is.
+_NO_SUCH_HOST = (
+    "Name or service not known",
+    "No address associated with hostname",
+    "nodename nor servname provided",
+)
+
+
+def _unknown_host(exc: requests.RequestException) -> bool:
+    """True when the host name does not exist: a typo in the URL, not a passing fault."""
+    text = str(exc)
+    return isinstance(exc, requests.ConnectionError) and any(m in text for m in _NO_SUCH_HOST)
 
 
 def _reason(exc: requests.RequestException) -> str:

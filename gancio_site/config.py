@@ -210,6 +210,9 @@ def _check_folders(config: SiteConfig, config_file: Path) -> list[str]:
             problems.append(f"output: {config.output} is inside {name} ({source})")
     if output.exists() and not output.is_dir():
         problems.append(f"output: {config.output} exists and is not a folder")
+    cache = Path(os.path.realpath(config.cache))
+    if cache.exists() and not cache.is_dir():  # else every build would warn it saved nothing
+        problems.append(f"cache: {config.cache} exists and is not a folder")
     return problems
 
 
@@ -245,13 +248,18 @@ def _url(value: Any) -> str:
     shown = redact(text)  # what an error may say of it
     parts = urlsplit(text)
     try:
-        parts.port  # noqa: B018 - raises on a port out of range
+        port = parts.port  # raises on a port out of range or not a number
     except ValueError:
-        raise ValueError(f"{shown!r} has an invalid port") from None
+        port = 0
+    if port == 0:  # no server listens on port 0
+        raise ValueError(f"{shown!r} has an invalid port")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{shown!r} is not an http(s) URL")
     if any(c.isspace() for c in text):
         raise ValueError(f"{shown!r} contains spaces")
+    if "\\" in text:  # browsers read it as "/", requests does not: one address, two meanings
+        where = repr(shown) if "\\" in shown else "the address (before its @)"
+        raise ValueError(f"{where} contains a backslash")
     if parts.query or parts.fragment or "?" in text or "#" in text:
         raise ValueError(f"{shown!r} has a query or fragment; give the plain address")
     return text

@@ -219,6 +219,15 @@ def test_refuses_an_output_holding_the_sites_own_files(tmp_path):
     assert "static: public is not a folder" in result.stderr
 
 
+def test_refuses_a_cache_that_is_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run("build", "--demo", "--cache", "notes.txt")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: cache: notes.txt exists and is not a folder\n"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "public").exists()
+
+
 def test_help_states_exit_codes():
     result = run("build", "--help")
     assert result.exit_code == 0

@@ -154,6 +154,9 @@ def test_unknown_place_id_is_a_config_error(tmp_path):
         ({"base_url": "https://example.org/a?b=1#c"}, "has a query or fragment"),
         ({"base_url": "https://exa mple.org/"}, "contains spaces"),
         ({"base_url": "https://example.org:99999/"}, "has an invalid port"),
+        ({"instance": "https://g.example.org:0"}, "has an invalid port"),
+        ({"instance": "https://g.example.org:x/"}, "has an invalid port"),
+        ({"instance": "https://g.example.org\\@evil.example/"}, "contains a backslash"),
         ({"base_url": "https://u:p@example.org/"}, "contains a user name or password"),
         ({"instance": "https://g.example.org/?x=1"}, "has a query or fragment"),
         ({"tags": [""]}, "tags: contains an empty name"),
@@ -358,7 +361,9 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failed_published_buil
     (tmp_path / "notes.txt").write_text("a file, not a folder")
     with FakeGancio() as fake:
         args = ["build", "--instance", fake.url, "--base-url", "https://example.org/"]
-        result = CliRunner().invoke(main, [*args, "--cache", "notes.txt"])
+        # Inside a file: no folder can be made there (a cache that is itself a file is
+        # refused before anything is fetched: test_cli).
+        result = CliRunner().invoke(main, [*args, "--cache", "notes.txt/cache"])
     assert result.exit_code == 0, result.output
     assert "Warning:" in result.stderr and "Error" not in result.stderr
     assert "Built " in result.stdout
