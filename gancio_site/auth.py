@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from .errors import DataError
 
 TOKEN_ENV = "GANCIO_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+LOGIN_HINT = "run `gancio-site login` (or set GANCIO_TOKEN)"
 STORE_NAME = "tokens.json"
 
 

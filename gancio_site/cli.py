@@ -356,8 +356,6 @@ def init(directory: Path, force: bool) -> None:
 
 # Writing back to Gancio: an account, and events from Markdown files.
 
-LOGIN_HINT = "run `gancio-site login` (or set GANCIO_TOKEN)"
-
 
 def _account_options(command: Any) -> Any:
     command = click.option("--instance", help="URL of the Gancio instance.")(command)
@@ -397,10 +395,20 @@ def _password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = os.environ.get("GANCIO_PASSWORD") or click.prompt("Password", hide_input=True)
+        password = os.environ.get("GANCIO_PASSWORD") or _ask("Password", "password", hide=True)
     if not password:
         raise ConfigError(["password: empty"])
     return password
+
+
+def _ask(prompt: str, what: str, hide: bool = False) -> str:
+    """Ask on the terminal; without one (CI, a pipe) say how to give it instead."""
+    if not sys.stdin.isatty():
+        way = (
+            "--password-stdin or GANCIO_PASSWORD" if what == "password" else "-u or GANCIO_USERNAME"
+        )
+        raise ConfigError([f"{what}: no terminal to ask it on; give it with {way}"])
+    return str(click.prompt(prompt, hide_input=hide))
 
 
 @main.command()
@@ -427,7 +435,7 @@ def login(
     _setup_logging(False, False)
     try:
         config = _site(config_path, account=True, instance=instance)
-        email = username or click.prompt("Email")
+        email = username or _ask("Email", "username")
         client = GancioClient(config.instance, timeout=config.timeout)
         token = client.login(email, _password(password_stdin))
         account = client.user()
@@ -453,7 +461,7 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
       GANCIO_TOKEN=... gancio-site whoami --instance https://gancio.example.org
     """
     from .api import GancioClient
-    from .auth import load_credentials
+    from .auth import LOGIN_HINT, TOKEN_ENV, load_credentials
 
     _setup_logging(False, False)
     try:
@@ -466,9 +474,14 @@ def whoami(config_path: Path | None, instance: str | None) -> None:
         try:
             account = client.user()
         except AuthError:
+            hint = (  # logging in changes nothing while the variable is set: it wins
+                f"check {TOKEN_ENV}, or unset it to use the stored token"
+                if credentials.source == TOKEN_ENV
+                else LOGIN_HINT
+            )
             raise AuthError(
                 f"{redact(config.instance)} rejected the token from {credentials.source} (Gancio "
-                f"answers 403 to unknown tokens and disabled accounts); {LOGIN_HINT}"
+                f"answers 403 to unknown tokens and disabled accounts); {hint}"
             ) from None
     except GancioSiteError as exc:
         fail(exc)
@@ -543,9 +556,9 @@ def publish(
         config = _site(config_path, account=True, instance=instance, timezone=timezone)
         if not paths and not (root / "events").is_dir():
             raise ConfigError([f"paths: no events folder in {root.absolute()}; name the files"])
+        # Asked for only when a file has to be sent: the files are checked first, and a
+        # run with nothing to send needs no token (publish.Publisher).
         credentials = load_credentials(config.instance)
-        if credentials is None and not dry_run:
-            raise AuthError(f"not logged in to {redact(config.instance)}; {LOGIN_HINT}")
         client = GancioClient(config.instance, timeout=config.timeout)
         client.token = credentials.token if credentials else None
         publisher = Publisher(

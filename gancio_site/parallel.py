@@ -68,13 +68,14 @@ def render(tree: OutputTree, jobs: Sequence[Job]) -> None:
     progress.start("Rendering", len(jobs))
     queue = _queue(len(batches)) if batches else None
     children = []
+    parent = os.getpid()
     try:
         for index in range(1, count):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the worker
                 os.close(read)
-                _work(tree, batches, queue, write, counts, index)
+                _work(tree, batches, queue, write, counts, index, parent)
             os.close(write)
             children.append((pid, read))
         done = _run(tree, own, counts, 0)
@@ -116,11 +117,16 @@ def _drain(
     counts: mmap.mmap,
     index: int,
     done: int,
+    parent: int | None = None,
 ) -> int:
-    """Render batches from ``queue`` until it is empty; return the jobs done in all."""
+    """Render batches from ``queue`` until it is empty; return the jobs done in all.
+
+    A worker (``parent`` given) stops as soon as the build that forked it is gone (killed:
+    it leaves an unfinished tree that the next build removes, and nobody to render for).
+    """
     while len(data := os.read(queue, _BATCH_NUMBER.size)) == _BATCH_NUMBER.size:
         (number,) = _BATCH_NUMBER.unpack(data)
-        done = _run(tree, batches[number], counts, index, done)
+        done = _run(tree, batches[number], counts, index, done, parent)
     return done
 
 
@@ -129,15 +135,26 @@ def _done(counts: mmap.mmap) -> int:
 
 
 def _run(
-    tree: OutputTree, jobs: Sequence[Job], counts: mmap.mmap, index: int, done: int = 0
+    tree: OutputTree,
+    jobs: Sequence[Job],
+    counts: mmap.mmap,
+    index: int,
+    done: int = 0,
+    parent: int | None = None,
 ) -> int:
     progress = current() if index == 0 else None
     for done, job in enumerate(jobs, done + 1):  # noqa: B020 - counts on from ``done``
+        if parent is not None and os.getppid() != parent:
+            raise _Orphaned
         tree.store_file(job.path, f"{tree.root}/{job.path}", job.make(), job.key)
         struct.pack_into("q", counts, 8 * index, done)
         if progress is not None and done % 64 == 0:
             progress.update(_done(counts))
     return done
+
+
+class _Orphaned(Exception):
+    """Raised in a worker whose build was killed: nothing left to render for."""
 
 
 def _work(
@@ -147,20 +164,27 @@ def _work(
     pipe: int,
     counts: mmap.mmap,
     index: int,
+    parent: int,
 ) -> None:
-    result: dict[str, object]
-    tree.manifest, tree.written, tree.linked = {}, 0, 0
+    # Whatever happens, this process ends here: it must never go on to run the parent's
+    # code (its error handling, its clean-up) from the copy of the stack it was forked with.
     try:
-        if queue is not None:
-            _drain(tree, batches, queue, counts, index, 0)
-        result = {"manifest": tree.manifest, "written": tree.written, "linked": tree.linked}
-    except GancioSiteError as exc:
-        result = {"error": str(exc)}
-    except BaseException as exc:  # reported by the parent, which then stops
-        result = {"error": f"unexpected {type(exc).__name__}: {exc}"}
-    with os.fdopen(pipe, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
-    os._exit(0)
+        result: dict[str, object]
+        tree.manifest, tree.written, tree.linked = {}, 0, 0
+        try:
+            if queue is not None:
+                _drain(tree, batches, queue, counts, index, 0, parent)
+            result = {"manifest": tree.manifest, "written": tree.written, "linked": tree.linked}
+        except _Orphaned:
+            os._exit(0)  # no one to tell; its tree is removed by the next build
+        except GancioSiteError as exc:
+            result = {"error": str(exc)}
+        except BaseException as exc:  # reported by the parent, which then stops
+            result = {"error": f"unexpected {type(exc).__name__}: {exc}"}
+        with os.fdopen(pipe, "w", encoding="utf-8") as handle:
+            json.dump(result, handle)  # a broken pipe: the parent is gone, no one to tell
+    finally:
+        os._exit(0)
 
 
 def _collect(tree: OutputTree, pid: int, pipe: int) -> str:

@@ -15,14 +15,15 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .api import GancioClient, RateLimited, Refused
-from .errors import ApiError, AuthError, ConfigError, ConnectionFailed, DataError
+from .auth import LOGIN_HINT
+from .errors import ApiError, AuthError, ConfigError, ConnectionFailed, DataError, redact
 from .forms import FieldValue, encode_fields
 from .sources import EventDraft, SourceError, find_sources, read_draft
 
@@ -59,8 +60,10 @@ class PublishReport:
                 f"{c('unchanged', 0)} unchanged, {self.failed} failed; nothing was sent"
             )
         waiting = f" ({self.moderated} awaiting moderation)" if self.moderated else ""
+        total = sum(self.counts.values())
+        files = f"{total} file{'' if total == 1 else 's'}"
         return (
-            f"Published {sum(self.counts.values())} files: {c('created', 0)} created{waiting}, "
+            f"Published {files}: {c('created', 0)} created{waiting}, "
             f"{c('updated', 0)} updated, {c('unchanged', 0)} unchanged, {self.failed} failed"
         )
 
@@ -168,13 +171,20 @@ class Publisher:
         self._seen: dict[tuple[str, int], str] = {}
 
     def run(self, paths: Iterable[Path]) -> PublishReport:
-        """Publish every Markdown file in ``paths``; return the report."""
+        """Publish every Markdown file in ``paths``; return the report.
+
+        Every file is checked before any is sent, so one run shows every problem.
+        """
         files = find_sources(paths)
         zone = self._zone()
-        for path in files:
-            action = self._one(path, zone)
-            self.report.add(action)
+        checked = [(key, self._prepare(key, path, zone)) for key, path in self._keyed(files)]
+        for key, prepared in checked:
+            self.report.add("failed" if prepared is None else self._one(key, prepared))
         return self.report
+
+    def _keyed(self, files: Iterable[Path]) -> Iterator[tuple[str, Path]]:
+        for path in files:
+            yield self._key(path), path
 
     def _zone(self) -> ZoneInfo:
         name = self.timezone or self.state.timezone
@@ -198,11 +208,7 @@ class Publisher:
         except ValueError:
             return absolute.as_posix()
 
-    def _one(self, path: Path, zone: ZoneInfo) -> str:
-        key = self._key(path)
-        prepared = self._prepare(key, path, zone)
-        if prepared is None:
-            return "failed"
+    def _one(self, key: str, prepared: tuple[EventDraft, str, str | None]) -> str:
         draft, digest, image = prepared
         entry = self.state.events.get(key)
         if entry and entry.get("hash") == digest and entry.get("image") == image:
@@ -252,6 +258,8 @@ class Publisher:
         image: str | None,
     ) -> str:
         if self._account is None:
+            if not self.client.token:  # asked for here: a run with nothing to send needs none
+                raise AuthError(f"not logged in to {redact(self.client.instance)}; {LOGIN_HINT}")
             self._account = self.client.user()  # a refused token would post anonymously
         note = ""
         if entry is None and (found := self._find(draft)) is not None:

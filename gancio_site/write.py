@@ -26,7 +26,7 @@ from .build import (
 from .cache import Cache
 from .config import SiteConfig
 from .errors import ShrinkRefused, redact
-from .fetch import Snapshot, site_zone
+from .fetch import Snapshot, filters, site_zone
 from .fragments import Fragments
 from .models import Event, Parser, SiteInfo
 from .organise import parse_events, select
@@ -132,8 +132,10 @@ def _write(
     tree.store = store
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
+    selection = {**filters(config), "max": config.max}  # what decides how many events
     tree.facts = {
         "input": input_key,
+        "selection": selection,
         "valid_until": _valid_until(config, events, now),
         "counts": {"pages": report.pages, "feeds": report.feeds, "calendars": report.calendars},
     }
@@ -143,8 +145,11 @@ def _write(
         tree.open()
         previous, where = tree.previous_events, f"the site in {config.output}"
         if previous is None and store is not None:  # no site in place (a new CI checkout):
-            kept = store.manifest.get("events")  # the last build kept in the cache counts
-            previous = kept if isinstance(kept, int) else None
+            # The last build kept in the cache counts; one that chose its events another way
+            # (another site's filters sharing the cache) only against an empty site.
+            kept = store.manifest.get("events")
+            same = store.manifest.get("selection") == selection
+            previous = kept if isinstance(kept, int) and (same or not events) else None
             where = f"the last build (kept in {config.cache})"
         _guard_shrink(config, previous, len(events), where)
         if tree.unchanged():  # same inputs as the site in place: nothing to write

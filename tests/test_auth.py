@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import pty
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,12 +108,45 @@ def test_login_stores_the_token(gancio):
     assert "Authorization" not in form.headers
 
 
-def test_login_asks_for_email_and_hidden_password(gancio):
-    result = run("login", "--instance", gancio.url, input="alice@example.org\nalice-pass\n")
-    assert result.exit_code == 0, result.output
-    assert "alice-pass" not in result.output  # the prompt does not echo it
-    assert "Password: \n" in result.output
+def test_login_asks_for_email_and_hidden_password_on_a_terminal(gancio):
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gancio_site.cli", "login", "--instance", gancio.url],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    seen = b""
+    for prompt, answer in ((b"Email: ", b"alice@example.org\n"), (b"Password: ", b"alice-pass\n")):
+        while prompt not in seen:
+            seen += os.read(primary, 1024)
+        os.write(primary, answer)
+    assert process.wait(timeout=60) == 0
+    with contextlib.suppress(OSError):  # the terminal is gone once the process is
+        while chunk := os.read(primary, 1024):
+            seen += chunk
+    os.close(primary)
+    assert b"alice@example.org" in seen and b"Logged in to" in seen
+    assert b"alice-pass" not in seen  # the terminal did not echo it
     assert stored()[gancio.url]["email"] == "alice@example.org"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "username: no terminal to ask it on; give it with -u or GANCIO_USERNAME"),
+        (
+            ["-u", "alice@example.org"],
+            "password: no terminal to ask it on; give it with --password-stdin or GANCIO_PASSWORD",
+        ),
+    ],
+)
+def test_login_without_a_terminal_says_how_to_give_what_it_would_ask(gancio, args, message):
+    result = run("login", "--instance", gancio.url, *args, input="")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {message}\n"
+    assert gancio.requests == []
 
 
 def test_login_from_environment_variables(gancio):
@@ -204,6 +241,8 @@ def test_whoami_with_gancio_token(gancio):
     )
     result = run("whoami", "--instance", gancio.url, env={"GANCIO_TOKEN": "garbage"})
     assert result.exit_code == 1 and "rejected the token from GANCIO_TOKEN" in result.stderr
+    # Logging in would change nothing while the variable is set: the hint says so.
+    assert result.stderr.endswith("; check GANCIO_TOKEN, or unset it to use the stored token\n")
 
 
 def test_logout_forgets_the_token(gancio):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -63,3 +67,39 @@ def test_a_bad_number_of_processes_is_a_clear_error_and_keeps_the_site(tmp_path,
             f"Error: GANCIO_SITE_WORKERS must be a number of processes, 1 or more (got {bad!r})"
         ]
         assert tree(tmp_path / "public") == before
+
+
+def test_a_worker_of_a_killed_build_stops_and_says_nothing(tmp_path):
+    """SIGKILL reaches the build only: its rendering process finds itself orphaned, stops
+    after its batch, and never runs the build's own error handling (no "Error:" line)."""
+    env = {**os.environ, "GANCIO_SITE_WORKERS": "2", "CI": "true"}
+    command = [sys.executable, "-m", "gancio_site.cli", "build", "--demo", "--show-recurrent"]
+    assert subprocess.run(command, env=env, capture_output=True, check=False).returncode == 0
+    before = tree(tmp_path / "public")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "event.html").write_text(  # slow pages: time to kill it
+        "{% extends 'default/event.html' %}{% block content %}"
+        "{% for i in range(3000000) %}{% endfor %}{{ super() }}{% endblock %}"
+    )
+    build = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    children = Path(f"/proc/{build.pid}/task/{build.pid}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split():  # the rendering process is forked
+        assert time.monotonic() < deadline and build.poll() is None
+        time.sleep(0.01)
+    worker = int(children.read_text().split()[0])
+    time.sleep(0.3)
+    build.kill()
+    _, stderr = build.communicate(timeout=60)  # ends when every process holding it has
+    assert b"Error" not in stderr and b"Traceback" not in stderr, stderr
+    assert not Path(f"/proc/{worker}").exists() or "Z" in _state(worker)
+    assert tree(tmp_path / "public") == before
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

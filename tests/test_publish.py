@@ -177,7 +177,7 @@ def test_b13_exact_multipart_body(gancio, tmp_path):
     assert entry["id"] == created["id"]
     assert result.stdout.splitlines() == [
         f"created events/cucito.md: id {created['id']}, {gancio.url}/event/laboratorio-di-cucito",
-        "Published 1 files: 1 created, 0 updated, 0 unchanged, 0 failed",
+        "Published 1 file: 1 created, 0 updated, 0 unchanged, 0 failed",
     ]
 
 
@@ -396,7 +396,7 @@ def test_events_awaiting_moderation_are_reported(gancio, tmp_path):
     assert result.stdout.splitlines() == [
         f"created events/a.md: id {row['id']}, awaiting moderation (hidden until an editor or "
         "admin confirms it)",
-        "Published 1 files: 1 created (1 awaiting moderation), 0 updated, 0 unchanged, 0 failed",
+        "Published 1 file: 1 created (1 awaiting moderation), 0 updated, 0 unchanged, 0 failed",
     ]
 
 
@@ -418,7 +418,39 @@ def test_without_login_nothing_is_sent(gancio, tmp_path):
     assert result.stderr == (
         f"Error: not logged in to {gancio.url}; run `gancio-site login` (or set GANCIO_TOKEN)\n"
     )
-    assert gancio.requests == []
+    assert [r.path for r in gancio.requests] == ["/.well-known/nodeinfo/2.0"]  # its zone only
+
+
+def test_without_login_every_file_is_checked_before_saying_so(gancio, tmp_path):
+    write_events(tmp_path / "events")
+    (tmp_path / "events" / "broken.md").write_text("---\ntitle: Rotto\nstart: soon\n---\n")
+    (tmp_path / "events" / "plain.md").write_text("no front matter\n")
+    result = publish(gancio)
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert errors[0].startswith("Error: events/broken.md: start: 'soon' is not a date")
+    assert errors[2].startswith("Error: events/plain.md: no front matter")
+    assert errors[-1] == (
+        f"Error: not logged in to {gancio.url}; run `gancio-site login` (or set GANCIO_TOKEN)"
+    )
+    assert writes(gancio) == []
+
+
+def test_with_nothing_to_send_no_token_is_needed(five, tmp_path):
+    assert publish(five).exit_code == 0
+    assert run("logout", "--instance", five.url).exit_code == 0
+    sent = len(five.requests)
+    result = publish(five)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Published 5 files: 0 created, 0 updated, 5 unchanged, 0 failed\n"
+    assert len(five.requests) == sent
+    (tmp_path / "events" / "assemblea.md").write_text(
+        (tmp_path / "events" / "assemblea.md").read_text() + "\nOne more line.\n"
+    )
+    changed = publish(five)  # now one file has to be sent: the token is asked for
+    assert changed.exit_code == 1
+    assert changed.stderr.startswith(f"Error: not logged in to {five.url}")
+    assert len(writes(five)) == 5  # the first run's, nothing since
 
 
 def test_someone_elses_or_a_deleted_event_fails_cleanly(five, tmp_path):

@@ -6,6 +6,7 @@ import shutil
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -318,7 +319,15 @@ def test_a_new_checkout_with_the_cache_is_guarded_too(tmp_path):
             OutputError, match=r"0 events where the last build \(kept in .*\) has 30"
         ):
             build(typo, now_ts=1796301525)
-    assert not (tmp_path / "public").exists()
+        assert not (tmp_path / "public").exists()
+        # Another site from the same folder and cache, with its own filter and output: the
+        # cache's last build chose its events another way, so fewer is no shrink.
+        other = replace(
+            config_for(fake.url, tmp_path, tags=["musica"]), output=tmp_path / "out-musica"
+        )
+        report = build(other, now_ts=1796301525)
+        assert 0 < report.events < 30 * 0.5
+        assert (tmp_path / "out-musica" / "index.html").is_file()
 
 
 def test_a_second_build_at_the_same_time_is_refused(tmp_path):
