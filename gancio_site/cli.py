@@ -26,7 +26,7 @@ from .progress import for_terminal, reporting
 MAX_WARNINGS = 20
 EXIT_CODES = """\b
 Exit codes: 0 built, 1 build failed (the previous output is left as it was),
-2 usage or configuration error."""
+2 usage or configuration error, 130 stopped by Ctrl-C (143 by SIGTERM)."""
 
 
 class _Formatter(logging.Formatter):

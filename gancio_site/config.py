@@ -93,6 +93,10 @@ KNOWN_VARIABLES = {ENV_PREFIX + key.upper() for key in KEYS} | {
     "GANCIO_SITE_DEBUG",
 }
 _RELATIVE = re.compile(r"^([+-])(\d+)([dwh])$")
+WHEN_FORMS = (
+    "use now, today, a date like 2026-12-31 or 2026-12-31T21:00, "
+    "or days, weeks or hours from now like +90d, -7d, +2w, +6h"
+)
 
 
 def chosen_workers(env: Mapping[str, str] | None = None) -> int | None:
@@ -307,7 +311,7 @@ def _timezone(value: Any) -> str:
     return text
 
 
-def _list(value: Any) -> tuple[str, ...]:
+def _list(value: Any, what: str = "names") -> tuple[str, ...]:
     if isinstance(value, str):
         items: list[Any] = [v for v in value.split(",")]
     elif isinstance(value, list | tuple):
@@ -317,7 +321,7 @@ def _list(value: Any) -> tuple[str, ...]:
     out = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int):
-            raise ValueError(f"expected a list of names, got {item!r}")
+            raise ValueError(f"expected a list of {what}, got {item!r}")
         text = str(item).strip()
         if not text:
             raise ValueError("contains an empty name")
@@ -339,9 +343,7 @@ def _when(value: Any, resolve: Callable[[str, datetime], datetime | None]) -> st
     if isinstance(value, datetime | date):
         value = value.isoformat()
     if not isinstance(value, str):
-        raise ValueError(
-            f"{value!r} is not a time: use now, today, a date like 2026-12-31, or +90d / -7d"
-        )
+        raise ValueError(f"{value!r} is not a time: {WHEN_FORMS}")
     text = value.strip()
     resolve(text, datetime.now().astimezone())
     return text
@@ -412,7 +414,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "language": _language,
     "timezone": _timezone,
     "tags": _tags,
-    "places": _list,
+    "places": lambda value: _list(value, "names or ids"),
     "start": _start,
     "end": _end,
     "max": _max,
@@ -454,10 +456,11 @@ def resolve_time(spec: str, now: datetime) -> datetime | None:
         if text.isdigit():  # a bare number is no date: "end = 90" meant "+90d"?
             raise ValueError
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time: use now, today, a date like 2026-12-31, or +90d / -7d"
-        ) from None
+    except ValueError as exc:
+        if re.match(r"\d{4}-\d\d-\d\d", text) and "isoformat" not in str(exc):
+            # The form is right, the day or hour is not (30 February, 25:00).
+            raise ValueError(f"{text!r} is not a date and time of the calendar ({exc})") from None
+        raise ValueError(f"{text!r} is not a time: {WHEN_FORMS}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=now.tzinfo)
     return parsed

@@ -233,6 +233,7 @@ def test_help_states_exit_codes():
     assert result.exit_code == 0
     assert "Exit codes: 0 built, 1 build failed" in result.stdout
     assert "2 usage or configuration error" in result.stdout
+    assert "130 stopped by Ctrl-C (143 by SIGTERM)" in result.stdout
 
 
 def test_every_command_is_documented_in_the_readme():

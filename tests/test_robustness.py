@@ -151,6 +151,10 @@ def test_unknown_place_id_is_a_config_error(tmp_path):
     [
         ({"start": "+10d", "end": "-10d"}, "end: '-10d' is before start '+10d'"),
         ({"end": "90"}, "end: '90' is not a time"),
+        ({"start": "+2x"}, "like 2026-12-31 or 2026-12-31T21:00, or days, weeks or hours"),
+        ({"start": "2026-02-30"}, "'2026-02-30' is not a date and time of the calendar (day"),
+        ({"end": "2026-12-31T25:00"}, "of the calendar (hour must be in 0..23)"),
+        ({"places": [1.5]}, "places: expected a list of names or ids, got 1.5"),
         ({"end": "+100000000d"}, "end: '+100000000d' is too far away"),
         ({"base_url": "https://example.org/a?b=1#c"}, "has a query or fragment"),
         ({"base_url": "https://exa mple.org/"}, "contains spaces"),
