@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import __version__
+from . import __version__, stopping
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
 from .errors import AuthError, ConfigError, GancioSiteError, redact
@@ -119,8 +118,9 @@ class _Group(click.Group):
             raise _UsageError.of(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
-        # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: unfinished output is removed.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: unfinished output is removed;
+        # either is remembered, so that no site is published after it (stopping.py).
+        stopping.install()
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:

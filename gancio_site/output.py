@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from . import stopping
 from .errors import ConfigError, OutputError
 from .fragments import let_go
 from .store import FileStore
@@ -299,6 +300,7 @@ class OutputTree:
             **self.facts,
         }
         text = json.dumps(manifest, sort_keys=True)
+        stopping.check()  # a stop asked for, its exception lost on the way: not published
         (self.root / MARKER).write_text(text, "utf-8")  # a new file: the spare's was unlinked
         if self.store is not None:
             self.store.commit(text, self.manifest, str(self.root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -78,3 +79,25 @@ def test_sigterm_removes_the_unfinished_tree(tmp_path):
         assert snapshot(tmp_path / "public") in (before, other)
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".public")]
         assert build() == before
+
+
+def test_a_stop_whose_exception_python_lost_still_publishes_nothing(tmp_path):
+    """Ctrl-C raised inside a callback is printed as "Exception ignored" and lost; the
+    stop it asked for is remembered, and the new site is not published."""
+    from gancio_site import stopping
+
+    assert CliRunner().invoke(main, ["build", "--demo", "--title", "Old"]).exit_code == 0
+    old = snapshot(tmp_path / "public")
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        try:
+            # As Python does with an exception raised in a callback: ignored.
+            with contextlib.suppress(KeyboardInterrupt, SystemExit):
+                stopping.handler(signum, None)
+            result = CliRunner().invoke(main, ["build", "--demo", "--title", "New"])
+        finally:
+            stopping.requested = None
+        assert result.exit_code == code, result.output
+        assert snapshot(tmp_path / "public") == old
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["public"]  # nothing left over
+    assert CliRunner().invoke(main, ["build", "--demo", "--title", "New"]).exit_code == 0
+    assert snapshot(tmp_path / "public") != old
