@@ -45,16 +45,35 @@ from generate import generate  # noqa: E402
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 
 
+# Runs the measured command and reports its wall time and peak RSS. A process forked from
+# this one would start its life counting this process's memory (the kernel keeps the peak
+# of the memory it had before exec): the launcher is small, and its child counts its own.
+LAUNCHER = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds} {peak}")
+sys.exit(code)
+"""
+
+
 def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
     """Run ``command``; return wall seconds, peak RSS in MB, and its stderr."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
-    return seconds, usage.ru_maxrss // 1024, stderr
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as measured:
+        process = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, measured.name, *command],
+            cwd=cwd,
+            capture_output=True,
+            check=False,
+        )
+        stderr = process.stderr.decode()
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
+        seconds, peak = measured.read().split()
+    return float(seconds), int(peak) // 1024, stderr
 
 
 def files_written(stderr: str) -> int:
