@@ -45,6 +45,7 @@ class Cache:
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{host}{parts.path}").strip("_")
         self.folder = root / (name or "instance")
         self.instance = redact(instance)  # as saved in its files: never a password
+        self.damaged: list[Path] = []  # files found unreadable: an online build rewrites them
 
     def digest(self) -> str:
         """Return a hash of everything cached, read as bytes (no parsing).
@@ -188,9 +189,11 @@ class Cache:
             return None
         except (OSError, ValueError) as exc:
             log.warning("cache file %s is unreadable (%s); ignoring it", path, exc)
+            self.damaged.append(path)
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             log.warning("cache file %s has an unknown format; ignoring it", path)
+            self.damaged.append(path)
             return None
         return data
 

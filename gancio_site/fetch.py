@@ -220,6 +220,11 @@ def fetch_offline(config: SiteConfig, cache: Cache) -> Snapshot:
             "run `gancio-site build` once with network access first"
         )
     descriptions = cache.load_descriptions()
+    if cache.damaged:  # offline, what is lost cannot be fetched again: no site without it
+        raise DataError(
+            f"cache file {cache.damaged[0]} is damaged; run `gancio-site build` with network "
+            "access to fetch it again (the site in place is left as it is)"
+        )
     rows = [row for row in data["events"] if isinstance(row, dict)]
     _apply_cached(rows, descriptions)
     place_ids = {str(k): v for k, v in (data.get("place_ids") or {}).items() if isinstance(v, int)}
@@ -485,7 +490,18 @@ def _fetch_details(
                 series[row["parentId"]] = parent if same else stub
             description = detail.get("description") if detail else None
             if not isinstance(description, str):
-                if not isinstance(row.get("description"), str):  # a cached one stays
+                known = cache.get(row["id"])  # of an earlier version of the event
+                if isinstance(row.get("description"), str):
+                    pass  # a cached one stays
+                elif known is not None and error:
+                    # Gancio failed for a moment: the last known text beats none. The cache
+                    # keeps it under its old updatedAt, so the next build asks again.
+                    row["description"] = known[1]
+                    warn(
+                        f"event {row['id']}: kept its last known description ({error}); "
+                        "the next build fetches it again"
+                    )
+                else:
                     warn(
                         f"event {row['id']}: no description ({error or 'not found'}); "
                         "built without it"

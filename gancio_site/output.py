@@ -57,6 +57,7 @@ class OutputTree:
         self.events = 0  # how many events the new site shows
         self.facts: dict[str, object] = {}  # more to remember in the manifest
         self.previous_events: int | None = None
+        self.previous_source: object = None
         self._folders: set[str] = set()
         self.written = 0
         self.linked = 0
@@ -148,6 +149,7 @@ class OutputTree:
         self.previous_build_key = str(data.get("build", ""))
         events = data.get("events")
         self.previous_events = events if isinstance(events, int) else None
+        self.previous_source = data.get("source")  # the instance it was built from
 
     def unchanged(self) -> bool:
         """True when the previous build had the same inputs and its files are all there."""

@@ -133,8 +133,10 @@ def _write(
     tree.build_key = _digest(*(job.key for job in jobs))
     tree.events = len(events)
     selection = {**filters(config), "max": config.max}  # what decides how many events
+    source = "demo" if mode == "demo" else redact(config.instance)
     tree.facts = {
         "input": input_key,
+        "source": source,
         "selection": selection,
         "valid_until": _valid_until(config, events, now),
         "counts": {"pages": report.pages, "feeds": report.feeds, "calendars": report.calendars},
@@ -143,7 +145,10 @@ def _write(
     # error, a refusal, Ctrl-C or SIGTERM at any point) removes it.
     try:
         tree.open()
-        previous, where = tree.previous_events, f"the site in {config.output}"
+        # A site of another instance (the demo tried first) is no measure of this one.
+        same_source = tree.previous_source == source
+        previous = tree.previous_events if same_source else None
+        where = f"the site in {config.output}"
         if previous is None and store is not None:  # no site in place (a new CI checkout):
             # The last build kept in the cache counts; one that chose its events another way
             # (another site's filters sharing the cache) only against an empty site.

@@ -222,6 +222,24 @@ def test_detail_failure_builds_the_page_without_description(gancio, tmp_path, fi
     assert event["description"] == ""
 
 
+def test_a_failing_detail_keeps_the_last_known_description(gancio, tmp_path, fixed_now):
+    config = config_for(gancio, tmp_path)
+    build(config, now_ts=fixed_now)
+    before = next(e for e in site_json(tmp_path)["events"] if e["id"] == 3)["description"]
+    assert before
+    gancio.touch(3, title="Nuovo titolo", description="<p>Testo nuovo</p>")
+    gancio.fail("/api/event/detail/3", status=502, body="Bad gateway", times=1)
+    report = build(config, now_ts=fixed_now, client=GancioClient(gancio.url, retries=0))
+    assert any(
+        w.startswith("event 3: kept its last known description (GET ") for w in report.warnings
+    ), report.warnings
+    event = next(e for e in site_json(tmp_path)["events"] if e["id"] == 3)
+    assert (event["title"], event["description"]) == ("Nuovo titolo", before)
+    build(config, now_ts=fixed_now)  # asked again, answered this time: the new text
+    event = next(e for e in site_json(tmp_path)["events"] if e["id"] == 3)
+    assert "Testo nuovo" in event["description"]
+
+
 def test_a_nodeinfo_that_says_nothing_keeps_the_last_builds_zone_and_name(
     gancio, tmp_path, fixed_now
 ):

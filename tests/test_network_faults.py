@@ -21,7 +21,13 @@ from sitekit import site_config
 from gancio_site.api import GancioClient
 from gancio_site.build import build
 from gancio_site.cli import main
-from gancio_site.errors import BadResponse, ConnectionFailed, GancioSiteError, StatusError
+from gancio_site.errors import (
+    BadResponse,
+    ConnectionFailed,
+    DataError,
+    GancioSiteError,
+    StatusError,
+)
 
 NOW = 1796301525
 
@@ -145,6 +151,22 @@ def test_a_corrupt_cache_is_reported_and_fetched_again(gancio, tmp_path, caplog)
     assert "/api/export/json" in [r.path for r in gancio.requests]  # descriptions again
     assert any("is unreadable" in r.getMessage() for r in caplog.records)
     assert build(config, mode="offline", now_ts=NOW).events == 30  # the cache is whole again
+
+
+@pytest.mark.parametrize("damage", [b'{"format": 1, "descriptions": {"3": ["x', b"\x00\xff" * 40])
+def test_offline_a_damaged_description_cache_publishes_nothing(gancio, tmp_path, damage):
+    """Offline, descriptions that cannot be read cannot be fetched again: a site of pages
+    without them is not published; the next online build fetches them again."""
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    site = {p: p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file()}
+    cached = next((tmp_path / "cache").glob("*/descriptions.json"))
+    cached.write_bytes(damage)
+    with pytest.raises(DataError, match=r"descriptions.json is damaged; run `gancio-site build`"):
+        build(config, mode="offline", now_ts=NOW + 86400)  # a new day: the site would change
+    assert {p: p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file()} == site
+    assert build(config, now_ts=NOW).events == 30
+    assert build(config, mode="offline", now_ts=NOW + 86400).events > 0
 
 
 def test_offline_still_works_after_a_failed_online_build(gancio, tmp_path):

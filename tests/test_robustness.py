@@ -334,6 +334,19 @@ def test_a_new_checkout_with_the_cache_is_guarded_too(tmp_path):
         assert (tmp_path / "out-musica" / "index.html").is_file()
 
 
+def test_a_demo_tried_first_does_not_stop_the_first_real_build(tmp_path):
+    # The README suggests the demo first: its 30 events are another instance's.
+    from fake_gancio import load_fixture
+
+    assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
+    with FakeGancio(load_fixture()["events"][:8]) as fake:
+        report = build(config_for(fake.url, tmp_path), now_ts=1796301525)
+        assert 0 < report.events < 30 * 0.5
+        fake.events[:] = []  # and then this instance's own site is guarded as usual
+        with pytest.raises(OutputError, match=r"0 events where the site in .* has"):
+            build(config_for(fake.url, tmp_path), now_ts=1796301525)
+
+
 def test_a_second_build_at_the_same_time_is_refused(tmp_path):
     import os
 
