@@ -19,7 +19,7 @@ import click
 from . import __version__, stopping
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
-from .errors import AuthError, ConfigError, GancioSiteError, redact
+from .errors import AuthError, ConfigError, GancioSiteError, ShrinkRefused, redact
 from .progress import for_terminal, reporting
 
 MAX_WARNINGS = 20
@@ -51,6 +51,13 @@ def fail(exc: GancioSiteError) -> None:
         sys.exit(2)
     click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings[:MAX_WARNINGS]:
+        click.echo(f"Warning: {warning}", err=True)
+    if len(warnings) > MAX_WARNINGS:
+        click.echo(f"Warning: ... and {len(warnings) - MAX_WARNINGS} more", err=True)
 
 
 def _files(count: int) -> str:
@@ -220,13 +227,12 @@ def build(
         with reporting(for_terminal(quiet)):
             report = run_build(config, mode="demo" if demo else "offline" if offline else "online")
     except GancioSiteError as exc:
+        if isinstance(exc, ShrinkRefused) and not quiet:
+            _warn(list(exc.warnings))  # rows skipped as unusable may be why there are few
         fail(exc)
         return
     if not quiet:
-        for warning in report.warnings[:MAX_WARNINGS]:
-            click.echo(f"Warning: {warning}", err=True)
-        if len(report.warnings) > MAX_WARNINGS:
-            click.echo(f"Warning: ... and {len(report.warnings) - MAX_WARNINGS} more", err=True)
+        _warn(report.warnings)
         if verbose:
             click.echo(
                 f"{report.requests} requests to Gancio; {_files(report.files_written)} written, "

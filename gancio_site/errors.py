@@ -68,7 +68,12 @@ class OutputError(GancioSiteError):
 
 
 class ShrinkRefused(OutputError):
-    """The build has no or far fewer events than the last one: it is not published."""
+    """The build has no or far fewer events than the last one: it is not published.
+
+    ``warnings`` are the build's own (rows skipped as unusable, say): they may say why.
+    """
+
+    warnings: tuple[str, ...] = ()
 
 
 def redact(url: str) -> str:

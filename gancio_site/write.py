@@ -63,7 +63,11 @@ def parse_and_write(
     report = BuildReport(output=config.output, events=len(events), requests=snapshot.requests)
     report.source = {"online": "instance", "offline": "cache", "demo": "demo snapshot"}[mode]
     report.warnings = warnings
-    _write(config, snapshot, events, now, report, input_key, mode, memo.digest)
+    try:
+        _write(config, snapshot, events, now, report, input_key, mode, memo.digest)
+    except ShrinkRefused as exc:
+        exc.warnings = tuple(warnings)  # events skipped as unusable may be why there are few
+        raise
     report.seconds = time.perf_counter() - started
     return report
 

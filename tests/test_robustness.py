@@ -313,6 +313,24 @@ def test_the_command_line_refuses_to_publish_an_empty_list(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".gancio-cache", "public"]
 
 
+def test_a_refused_build_says_which_rows_it_could_not_use(tmp_path):
+    env = {"SOURCE_DATE_EPOCH": "1796301525"}
+    with FakeGancio() as fake:
+        args = ["build", "--instance", fake.url, "--base-url", "https://example.org/"]
+        assert CliRunner().invoke(main, args, env=env).exit_code == 0
+        body = '[{"id": 1}, {"id": 2, "title": "x", "start_datetime": "soon"}]'
+        fake.fail("/api/events", status=200, body=body, content_type="application/json")
+        result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Warning: event 1: skipped: start_datetime is not a time",
+        "Warning: event 2: skipped: start_datetime is not a time",
+        "Error: this build has 0 events where the site in public has 30; "
+        "refusing to publish it (is the instance or a filter wrong?); "
+        "rebuild with --allow-shrink if that is right",
+    ]
+
+
 def test_a_new_checkout_with_the_cache_is_guarded_too(tmp_path):
     # CI keeps the cache, not the output: the last build kept there is the one to compare.
     with FakeGancio() as fake:
