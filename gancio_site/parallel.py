@@ -176,7 +176,7 @@ def _work(
                 _drain(tree, batches, queue, counts, index, 0, parent)
             result = {"manifest": tree.manifest, "written": tree.written, "linked": tree.linked}
         except _Orphaned:
-            os._exit(0)  # no one to tell; its tree is removed by the next build
+            return  # no one to tell; its tree is removed by the next build
         except GancioSiteError as exc:
             result = {"error": str(exc)}
         except BaseException as exc:  # reported by the parent, which then stops

@@ -150,8 +150,7 @@ def _write(
     try:
         tree.open()
         # A site of another instance (the demo tried first) is no measure of this one.
-        same_source = tree.previous_source == source
-        previous = tree.previous_events if same_source else None
+        previous = tree.previous_events if tree.previous_source == source else None
         where = f"the site in {config.output}"
         if previous is None and store is not None:  # no site in place (a new CI checkout):
             # The last build kept in the cache counts; one that chose its events another way
