@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -177,14 +177,11 @@ class Publisher:
         """
         files = find_sources(paths)
         zone = self._zone()
-        checked = [(key, self._prepare(key, path, zone)) for key, path in self._keyed(files)]
+        keyed = [(self._key(path), path) for path in files]
+        checked = [(key, self._prepare(key, path, zone)) for key, path in keyed]
         for key, prepared in checked:
             self.report.add("failed" if prepared is None else self._one(key, prepared))
         return self.report
-
-    def _keyed(self, files: Iterable[Path]) -> Iterator[tuple[str, Path]]:
-        for path in files:
-            yield self._key(path), path
 
     def _zone(self) -> ZoneInfo:
         name = self.timezone or self.state.timezone
