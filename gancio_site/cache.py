@@ -188,11 +188,11 @@ class Cache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.warning("cache file %s is unreadable (%s); ignoring it", path, exc)
+            log.warning("cache file %s is unreadable (%s); it must be fetched again", path, exc)
             self.damaged.append(path)
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            log.warning("cache file %s has an unknown format; ignoring it", path)
+            log.warning("cache file %s has an unknown format; it must be fetched again", path)
             self.damaged.append(path)
             return None
         return data

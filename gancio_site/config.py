@@ -165,6 +165,9 @@ def load_config(
         folder = result.get(key)
         if key in values and folder is not None and not folder.is_dir():
             problems.append(f"{key}: {folder} is not a folder")
+    cache = result.get("cache")
+    if cache is not None and cache.exists() and not cache.is_dir():  # else every build warns
+        problems.append(f"cache: {cache} exists and is not a folder")
     if not problems:
         config = SiteConfig(**result)
         problems += _check_window(config) + _check_folders(config, path or Path(CONFIG_FILE))
@@ -214,9 +217,6 @@ def _check_folders(config: SiteConfig, config_file: Path) -> list[str]:
             problems.append(f"output: {config.output} is inside {name} ({source})")
     if output.exists() and not output.is_dir():
         problems.append(f"output: {config.output} exists and is not a folder")
-    cache = Path(os.path.realpath(config.cache))
-    if cache.exists() and not cache.is_dir():  # else every build would warn it saved nothing
-        problems.append(f"cache: {config.cache} exists and is not a folder")
     return problems
 
 

@@ -226,6 +226,9 @@ def test_refuses_a_cache_that_is_a_file(tmp_path):
     assert result.stderr == "Error: cache: notes.txt exists and is not a folder\n"
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert not (tmp_path / "public").exists()
+    both = run("build", "--demo", "--cache", "notes.txt", "--start", "+2x")
+    assert both.exit_code == 2
+    assert [line.split(":")[1] for line in both.stderr.splitlines()] == [" start", " cache"]
 
 
 def test_help_states_exit_codes():
