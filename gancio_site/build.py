@@ -252,9 +252,10 @@ def spare_tree(config: SiteConfig) -> Path:
 
 def _restore(config: SiteConfig, store: FileStore | None, manifest: dict[str, object]) -> bool:
     """Put back the site of ``manifest`` from the file store, whole, or nothing."""
-    tree = OutputTree(config.output, spare_tree(config)).open()
+    tree = OutputTree(config.output, spare_tree(config))
     tree.store = store
     try:
+        tree.open()
         if not tree.restore(manifest):
             tree.abort()
             return False

@@ -401,22 +401,33 @@ def _same_bytes(previous: str, pieces: list[Piece], size: int) -> bool:
     return True
 
 
-_removals: list[threading.Thread] = []
+_removals: list[threading.Event] = []  # each set when its old tree is gone
 
 
 def _remove_later(folder: Path) -> None:
     """Remove ``folder`` in a thread (not a daemon: the interpreter waits for it at exit)."""
-    thread = threading.Thread(
-        target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, name="remove-old-site"
-    )
-    thread.start()
-    _removals.append(thread)
+    done = threading.Event()
+
+    def remove() -> None:
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=remove, name="remove-old-site").start()
+    _removals.append(done)
 
 
 def finish_removals() -> None:
-    """Wait until old trees being removed are gone."""
+    """Wait until old trees being removed are gone.
+
+    The wait is on an event, not ``Thread.join``: a join that a signal interrupts (Ctrl-C,
+    SIGTERM) marks the thread as finished on Python 3.11, and the interpreter would then
+    exit without waiting for it, leaving half a tree beside the site.
+    """
     while _removals:
-        _removals.pop().join()
+        _removals[-1].wait()
+        _removals.pop()
 
 
 class BuildLock:

@@ -101,3 +101,31 @@ def test_a_stop_whose_exception_python_lost_still_publishes_nothing(tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["public"]  # nothing left over
     assert CliRunner().invoke(main, ["build", "--demo", "--title", "New"]).exit_code == 0
     assert snapshot(tmp_path / "public") != old
+
+
+REMOVAL_STOPPED = """
+import os, signal, sys, threading
+from pathlib import Path
+from gancio_site import output, stopping
+
+folder = Path(sys.argv[1])
+for i in range(100):
+    (folder / str(i)).mkdir(parents=True)
+    for j in range(25):
+        (folder / str(i) / str(j)).write_bytes(b"x")
+stopping.install()
+output._remove_later(folder)
+threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGTERM)).start()
+output.finish_removals()
+"""
+
+
+def test_a_stop_while_the_old_site_is_removed_still_removes_all_of_it(tmp_path):
+    """A signal that interrupts the wait for the removal of the old site must not let the
+    process end before the removal does: that would leave half a tree beside the site."""
+    folder = tmp_path / ".public.building-1"
+    result = subprocess.run(
+        [sys.executable, "-c", REMOVAL_STOPPED, str(folder)], capture_output=True, text=True
+    )
+    assert result.returncode == 143, result.stderr
+    assert not folder.exists()
