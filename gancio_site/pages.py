@@ -13,6 +13,7 @@ pages that show it. The output contract (paths users link to and deploy):
     tag/index.html, tag/<tag>/index.html + the four feeds
     place/index.html, place/<place>/index.html + the four feeds
     embed.js, embed/index.html, embed/builder.html       (when the theme has them)
+    embed.json                                           (the widget's data, with embed.js)
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class SiteBuilder:
     def save_fragments(self) -> None:
         """Keep the entries of the events shown for the next build."""
         self.fragments.save(
-            self.fragment_key(kind, e) for e in self.events for kind in ("ics", "json")
+            self.fragment_key(kind, e) for e in self.events for kind in ("ics", "json", "widget")
         )
 
     def jobs(self) -> Iterator[Job]:
@@ -149,6 +150,10 @@ class SiteBuilder:
                 )
                 yield job if name.endswith(".html") else job._replace(kind="script")
         everything = _digest(*(self.event_key(e) for e in self.events))
+        if self.renderer.has_template("embed.js"):  # what the widget reads: no descriptions
+            yield Job(
+                "embed.json", "widget data", self._data("embed", everything), self.widget, "data"
+            )
         yield Job("sitemap.xml", "sitemap", self._data("sitemap", everything), self.sitemap, "data")
         yield Job("robots.txt", "robots.txt", self._data("robots"), self.robots, "data")
 
@@ -277,6 +282,10 @@ class SiteBuilder:
             when=self.renderer.fmt.when,
             fallback_time=self.fallback_time,
         )
+
+    def widget(self) -> list[bytes]:
+        places = [place for place, _ in self.places.values()]
+        return self.json.widget_parts(self.events, list(self.tags), places)
 
     def sitemap(self) -> bytes:
         entries = [(self.urls.absolute(""), None)]

@@ -473,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Cache-Control": "no-store",
             "X-Gancio-Site-Build": str(state.builds),
             # Like Netlify with the project's netlify.toml: a widget on another local
-            # origin can read events.json while the site is previewed.
+            # origin can read embed.json while the site is previewed.
             "Access-Control-Allow-Origin": "*",
         }
         for name, value in headers.items():

@@ -1,4 +1,5 @@
-"""The site's ``events.json``: the events as plain JSON, for the widget and for other sites.
+"""The site's ``events.json`` (the events as plain JSON, for other sites) and ``embed.json``
+(the little of them the widget shows, so that a page embedding it downloads no descriptions).
 
 Format (version 1), documented in the README:
 ``{"version": 1, "site": {...}, "timezone": "Europe/Rome", "events": [...]}``, each event
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .fragments import Remember, memo
-from .models import Event, SiteInfo
+from .models import Event, Place, SiteInfo
 from .urls import UrlMap
 
 
@@ -48,6 +49,46 @@ class JsonWriter:
             parts.append(self.remember("json", event, lambda e=event: self._event(e)))
         parts.append(self._tail.encode("utf-8"))
         return parts
+
+    def widget_parts(
+        self, events: Sequence[Event], tags: list[str], places: list[Place]
+    ) -> list[bytes]:
+        """Return ``embed.json``: what the widget shows of ``events``, and where "More events"
+        leads for one tag or one place (place names in lower case, as the widget matches them).
+        """
+        urls = self.urls
+        tag_urls = {t: urls.absolute(urls.tag(t)) for t in tags}
+        place_urls: dict[str, str] = {}
+        for place in places:
+            place_urls.setdefault(place.name.strip().lower(), urls.absolute(urls.place(place)))
+        parts = [b'{"events":[']
+        for index, event in enumerate(events):
+            if index:
+                parts.append(b",")
+            parts.append(self.remember("widget", event, lambda e=event: self._widget_event(e)))
+        tail = {"places": place_urls, "tags": tag_urls, "version": 1}
+        parts.append(("]," + _dumps(tail)[1:]).encode("utf-8"))
+        return parts
+
+    def _widget_event(self, event: Event) -> bytes:
+        image = event.image
+        data = {
+            "title": event.title,
+            "url": self.event_urls[event.id],
+            "start": event.start.isoformat(),
+            "end": event.end.isoformat() if event.end else None,
+            "place": {"name": event.place.name, "online": event.place.is_online},
+            "tags": list(event.tags),
+            "image": None
+            if image is None
+            else {
+                "thumb_url": image.thumb_url,
+                "width": image.width,
+                "height": image.height,
+                "focal_point": [image.focal_x, image.focal_y],
+            },
+        }
+        return _dumps(data).encode("utf-8")
 
     def _event(self, event: Event) -> bytes:
         urls = self.urls

@@ -1,7 +1,7 @@
 {% set rtl = site.lang.split('-')[0]|lower in ('ar', 'fa', 'he', 'ur', 'ps', 'ckb', 'yi', 'dv', 'sd', 'ug') %}
 /* gancio-site: this site's upcoming events on any page. Options data-tags, -places, -max,
    -theme, -view, -images, -accent, -target, -now: README, "Embedding". Data from
-   events.json only ever becomes text, never markup. */
+   embed.json only ever becomes text, never markup. */
 (() => {
   "use strict";
   const S = document.currentScript;
@@ -28,8 +28,14 @@
     theme = /^(dark|auto)$/.test(o.theme) ? o.theme : "light",
     compact = o.view == "compact",
     images = o.images != null && o.images != "false",
-    target = /^_(top|blank|parent)$/.test(o.target) ? o.target : "",
-    now = o.now * 1e3 || Date.parse(o.now) || Date.now(); // data-now: unix seconds or ISO 8601
+    target = /^_(top|blank|parent|self)$/.test(o.target) ? o.target : "",
+    accent = /^#[\da-f]{3,8}$/i.test(o.accent) && o.accent,
+    when = o.now * 1e3 || Date.parse(o.now), {# data-now: unix seconds or ISO 8601 #}
+    now = when || Date.now();
+  {# A value the widget cannot use gives way to the default, and the console says so #}
+  const valid = { max: o.max >= 1, theme: /^(light|dark|auto)$/.test(o.theme), target, accent,
+    view: /^(list|compact)$/.test(o.view), images: /^(true|false|)$/.test(o.images), now: when };
+  for (const k in valid) if (o[k] != null && !valid[k]) console.warn(`gancio-site: data-${k}="${o[k]}" is not valid, so ignored (see "Embedding" in gancio-site's README)`);
 
   const DARK = `--a:var(--gs-accent,#ff8db1);--b:var(--gs-bg,#1c1b22);--f:var(--gs-fg,#eceaf1);
 --m:var(--gs-muted,#b1aebb);--l:var(--gs-border,#3b3945);color-scheme:dark}`;
@@ -70,7 +76,7 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     if (parent) parent.append(e);
     return e;
   };
-  const safe = (url) => { // only absolute http(s) URLs become links or images
+  const safe = (url) => { {# only absolute http(s) URLs become links or images #}
     try { url = new URL(url); return /^https?:$/.test(url.protocol) && url.href; } catch { return ""; }
   };
   const link = (text, url, parent, cls) => {
@@ -84,23 +90,23 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     if (year) options.year = "numeric";
     return new Intl.DateTimeFormat(lang || LANG, options);
   };
-  try { fmt({}); } catch { TZ = "UTC"; } // a zone this browser does not know
-  // "3:00 PM", but "15:00" or "03:00": as the language writes hours
+  try { fmt({}); } catch { TZ = "UTC"; } {# a zone this browser does not know #}
+  {# "3:00 PM", but "15:00" or "03:00": as the language writes hours #}
   const H = /h1/.test(fmt({ hour: "numeric" }).resolvedOptions().hourCycle) ? "numeric" : "2-digit",
     KEY = fmt({ year: "numeric", month: "2-digit", day: "2-digit" }, 0, "en-US");
-  const key = (t) => { // "2026-12-05": the day of instant t in the site's zone
+  const key = (t) => { {# "2026-12-05": the day of instant t in the site's zone #}
     const p = {};
     KEY.formatToParts(t).forEach((x) => { p[x.type] = x.value; });
     return p.year + "-" + p.month + "-" + p.day;
   };
 
-  // The widget takes the place of a fallback link next to the script, if there is one.
+  {# The widget takes the place of a fallback link next to the script, if there is one. #}
   const host = document.createElement("gancio-site-events"),
     fallback = [S.previousElementSibling, S.nextElementSibling].find((e) => e && e.matches("[data-gancio-site-fallback]"));
   fallback ? fallback.replaceWith(host) : S.after(host);
-  if (/^#[\da-f]{3,8}$/i.test(o.accent)) host.style.setProperty("--gs-accent", o.accent);
+  if (accent) host.style.setProperty("--gs-accent", accent);
   const root = host.attachShadow({ mode: "open" });
-  try { // a constructed sheet needs no 'unsafe-inline' in the page's Content-Security-Policy
+  try { {# a constructed sheet needs no 'unsafe-inline' in the page's Content-Security-Policy #}
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
     root.adoptedStyleSheets = [sheet];
@@ -110,7 +116,7 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
   if (window.ResizeObserver) new ResizeObserver(() => box.classList.toggle("n", box.clientWidth < 420)).observe(box);
   el("p", "msg", T.loading, box);
 
-  fetch(new URL("events.json", S.src))
+  fetch(new URL("embed.json", S.src))
     .then((r) => { if (!r.ok) throw r; return r.json(); })
     .then(draw)
     .catch(() => {
@@ -123,8 +129,8 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     const events = data.events.filter((e) => {
       e.s = Date.parse(e.start);
       e.e = Date.parse(e.end);
-      return (e.e || e.s) >= now // not over yet
-        && (!tags.length || (e.tags || []).some((t) => tags.includes(t.name)))
+      return (e.e || e.s) >= now {# not over yet #}
+        && (!tags.length || (e.tags || []).some((t) => tags.includes(t)))
         && (!places.length || places.includes(low((e.place || {}).name)));
     }).sort((a, b) => a.s - b.s).slice(0, max);
     let last, ul, m;
@@ -133,7 +139,7 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     for (const e of events) {
       const at = Math.max(e.s, now), day = key(at), p = e.place || {}, image = images && e.image,
         multi = key(e.e || e.s) != key(e.s);
-      if (!compact && day != last) { // a heading per day; events going on are listed today
+      if (!compact && day != last) { {# a heading per day; events going on are listed today #}
         const h = el("h3", "", null, box), n = (Date.parse(day) - Date.parse(today)) / 864e5;
         time(h, day, fmt({ weekday: "long", day: "numeric", month: "long" }, other(at)).format(at));
         if (n < 2) el("span", "tag", new Intl.RelativeTimeFormat(LANG, { numeric: "auto" }).format(n, "day"), h);
@@ -162,7 +168,7 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
       if (src) {
         const img = el("img", "", null, li);
         img.loading = "lazy";
-        img.alt = ""; // decorative: the title is next to it
+        img.alt = ""; {# decorative: the title is next to it #}
         img.width = image.width > 0 ? image.width : 96;
         img.height = image.height > 0 ? image.height : 64;
         img.style.objectPosition = (+focus[0] + 1) * 50 + "% " + (+focus[1] + 1) * 50 + "%";
@@ -171,6 +177,8 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     }
     const foot = el("p", "f", null, box);
     el("span", "", T.tz.replace("%s", TZ), foot);
-    link(T.more, SITE, foot, "more");
+    {# One tag or one place: "More events" leads to its page #}
+    const one = tags.length + places.length == 1 && ((tags[0] ? data.tags : data.places) || {})[tags[0] || places[0]];
+    link(T.more, safe(one) || SITE, foot, "more");
   }
 })();

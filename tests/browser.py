@@ -80,7 +80,8 @@ def chromium() -> Iterator[object]:
 def offline_page(browser: object, **context_options: object) -> Iterator[object]:
     """A page that reaches only 127.0.0.1 and records errors and dialogs.
 
-    ``page.errors`` collects page errors and console errors (failed loads aside);
+    ``page.errors`` collects page errors and console errors (failed loads aside),
+    ``page.warnings`` console warnings;
     ``page.dialogs`` the messages of dialogs, which are dismissed.
     """
     context = browser.new_context(**context_options)  # type: ignore[attr-defined]
@@ -91,14 +92,17 @@ def offline_page(browser: object, **context_options: object) -> Iterator[object]
         lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_(),
     )
     page.errors = []
+    page.warnings = []
     page.dialogs = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error" and "net::" not in msg.text and page.errors.append(msg.text)
-        ),
-    )
+
+    def console(msg: object) -> None:
+        if msg.type == "error" and "net::" not in msg.text:  # type: ignore[attr-defined]
+            page.errors.append(msg.text)  # type: ignore[attr-defined]
+        elif msg.type == "warning":  # type: ignore[attr-defined]
+            page.warnings.append(msg.text)  # type: ignore[attr-defined]
+
+    page.on("console", console)
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     try:
         yield page

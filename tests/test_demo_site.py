@@ -57,6 +57,8 @@ def test_output_contract(site):
         "events.json",
         "sitemap.xml",
         "robots.txt",
+        "embed.js",
+        "embed.json",
         "static/style.css",
         "tag/index.html",
         "place/index.html",

@@ -75,7 +75,7 @@ def built(tmp_path_factory) -> Path:
         (root / name).mkdir()
         shutil.copy(root / source / "embed.js", root / name)
         if content is not None:
-            (root / name / "events.json").write_bytes(content)
+            (root / name / "embed.json").write_bytes(content)
     return root
 
 
@@ -190,6 +190,32 @@ def test_the_script_is_small_and_builds_no_markup_from_strings(built):
     assert '"Europe/Rome"' in text and '"https://example.org/"' in text
     for page in ("embed/index.html", "embed/builder.html"):
         assert (built / "site" / page).is_file()
+
+
+def test_the_widget_data_is_the_site_events_without_descriptions(built):
+    full = json.loads((built / "site" / "events.json").read_text("utf-8"))
+    raw = (built / "site" / "embed.json").read_bytes()
+    small = json.loads(raw)
+    assert small["version"] == 1
+    assert [e["url"] for e in small["events"]] == [e["url"] for e in full["events"]]
+    for mini, event in zip(small["events"], full["events"], strict=True):
+        assert mini["title"] == event["title"]
+        assert (mini["start"], mini["end"]) == (event["start"], event["end"])
+        assert mini["tags"] == [t["name"] for t in event["tags"]]
+        assert mini["place"] == {k: event["place"][k] for k in ("name", "online")}
+        image = event["image"] and {
+            k: event["image"][k] for k in ("thumb_url", "width", "height", "focal_point")
+        }
+        assert mini["image"] == image
+        assert "description" not in mini
+    # Where "More events" leads for one tag or one place: the page events.json names.
+    for event in full["events"]:
+        for tag in event["tags"]:
+            assert small["tags"][tag["name"]] == tag["url"]
+        if event["place"]["url"]:
+            assert small["places"][event["place"]["name"].lower()] == event["place"]["url"]
+    assert len(raw) < len((built / "site" / "events.json").read_bytes()) / 2
+    assert b"<" not in raw and b"&" not in raw  # inert if pasted into a page, as events.json
 
 
 def test_a_hostile_site_title_stays_a_string_in_the_script(built):
@@ -343,6 +369,38 @@ def test_empty_state(page, servers):
     assert page.errors == []
 
 
+@pytest.mark.parametrize(
+    ("options", "leads_to"),
+    [
+        ({"tags": "musica"}, "https://example.org/tag/musica/"),
+        ({"places": " biblioteca CIVICA"}, "https://example.org/place/biblioteca-civica/"),
+        ({"tags": "musica,teatro"}, "https://example.org/"),  # two: the whole agenda
+        ({"tags": "musica", "places": "Biblioteca Civica"}, "https://example.org/"),
+        ({"tags": "constructor"}, "https://example.org/"),  # no such tag; no JS property either
+        ({}, "https://example.org/"),
+    ],
+)
+def test_more_events_leads_to_the_one_tag_or_place_shown(page, servers, options, leads_to):
+    load(page, host_page(servers, widget(servers, **options)))
+    more = page.locator("gancio-site-events .f a.more")
+    assert more.get_attribute("href") == leads_to
+    assert page.errors == []
+
+
+def test_options_it_cannot_use_are_named_in_the_console(page, servers):
+    bad = {"max": "ten", "theme": "blue", "view": "grid", "images": "yes", "target": "top"}
+    load(page, host_page(servers, widget(servers, accent="green", now="soon", **bad)))
+    named = sorted(re.search(r'data-(\w+)="', w).group(1) for w in page.warnings)
+    assert named == sorted([*bad, "accent", "now"])
+    assert page.locator("gancio-site-events li").count() >= 1  # the defaults are used
+    assert all("is not valid, so ignored" in w for w in page.warnings)
+    page.warnings.clear()
+    good = {"max": 3, "theme": "auto", "view": "compact", "images": "true", "target": "_blank"}
+    load(page, host_page(servers, widget(servers, accent="#0a6e4f", **good)))
+    assert page.warnings == []
+    assert page.locator("gancio-site-events li").count() == 3
+
+
 @pytest.mark.parametrize("folder", ["missing", "broken"])
 def test_error_state(page, servers, folder):
     load(page, host_page(servers, widget(servers, folder)))
@@ -363,7 +421,7 @@ def test_error_state_with_a_hostile_site_title(page, servers):
 
 def test_loading_state_is_shown_first(page, servers):
     # The data never arrives: the widget says it is loading.
-    page.route("**/site/events.json", lambda route: None)
+    page.route("**/site/embed.json", lambda route: None)
     page.goto(host_page(servers, widget(servers)))
     page.wait_for_selector("gancio-site-events .msg")
     assert page.locator("gancio-site-events .msg").inner_text() == "Loading events…"
@@ -402,7 +460,7 @@ HOSTILE_EVENTS = {
             "start": "2030-01-01T10:00:00+01:00",
             "end": None,
             "place": {"name": '<b onclick="alert(3)">Piazza</b>', "online": False},
-            "tags": [{"name": "x"}],
+            "tags": ["x"],
             "image": {"thumb_url": "javascript:alert(4)", "width": "1e9", "focal_point": ["x", 1]},
         },
         {
@@ -426,6 +484,7 @@ HOSTILE_EVENTS = {
             "image": None,
         },
     ],
+    "tags": {"x": "javascript:alert(6)"},
 }
 
 
@@ -439,6 +498,11 @@ def test_hostile_data_stays_inert(page, servers):
     )
     assert page.locator("gancio-site-events img").count() == 0
     assert shadow_count(page, "b") == 0
+    assert page.dialogs == [] and page.errors == []
+    # A "More events" link from the data is a link only when it is http(s).
+    load(page, host_page(servers, widget(servers, "hostile", tags="x")))
+    assert titles(page) == ["<img src=x onerror=alert(1)>"]
+    assert page.locator("gancio-site-events a.more").get_attribute("href") == "https://example.org/"
     assert page.dialogs == [] and page.errors == []
 
 
