@@ -19,7 +19,15 @@ import click
 from . import __version__, stopping
 from .build import build as run_build
 from .config import CONFIG_FILE, SiteConfig, load_config
-from .errors import AuthError, ConfigError, GancioSiteError, ShrinkRefused, redact
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConnectionFailed,
+    GancioSiteError,
+    ShrinkRefused,
+    StatusError,
+    redact,
+)
 from .progress import for_terminal, reporting
 
 MAX_WARNINGS = 20
@@ -51,6 +59,21 @@ def fail(exc: GancioSiteError) -> None:
         sys.exit(2)
     click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+def _unreachable(exc: GancioSiteError) -> bool:
+    """Whether the instance could not be reached or failed (down, overloaded, limiting)."""
+    if isinstance(exc, StatusError):
+        return exc.status >= 500 or exc.status == 429
+    return isinstance(exc, ConnectionFailed)
+
+
+def _fetched_before(config: SiteConfig | None) -> bool:
+    from .cache import Cache
+
+    if config is None:
+        return False
+    return (Cache(config.cache, config.instance).folder / "events.json").is_file()
 
 
 def _warn(warnings: list[str]) -> None:
@@ -220,6 +243,7 @@ def build(
         click.echo("Error: --verbose and --quiet cannot be combined", err=True)
         sys.exit(2)
     overrides = {**options, "max": max_}
+    config: SiteConfig | None = None
     try:
         config = load_config(config_path, overrides=overrides, require_instance=not demo)
         if demo and not config.base_url:
@@ -229,6 +253,11 @@ def build(
     except GancioSiteError as exc:
         if isinstance(exc, ShrinkRefused) and not quiet:
             _warn(list(exc.warnings))  # rows skipped as unusable may be why there are few
+        if not (demo or offline) and _unreachable(exc) and _fetched_before(config):
+            exc = GancioSiteError(
+                f"{exc}; the site in {config.output} is unchanged, and "
+                "`gancio-site build --offline` builds it from the events fetched last time"
+            )
         fail(exc)
         return
     if not quiet:

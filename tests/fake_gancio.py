@@ -516,6 +516,11 @@ class FakeGancio:
                 )
             )
 
+    def reset_failures(self) -> None:
+        """Forget every answer set by ``fail`` that is still waiting to be given."""
+        with self._lock:
+            self._canned.clear()
+
     def count(self, path_prefix: str) -> int:
         return sum(1 for r in list(self.requests) if r.path.startswith(path_prefix))
 

@@ -172,6 +172,28 @@ def test_failed_build_exits_1_with_one_error_line(tmp_path):
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_an_instance_that_fails_after_a_good_build_points_to_offline(gancio, tmp_path):
+    build = ("build", "--instance", gancio.url, "--base-url", "https://example.org/")
+    gancio.fail("/api/events", status=429, headers={"Retry-After": "600"}, times=-1)
+    first = run(*build)  # nothing fetched before: no hint, nothing to build offline from
+    assert first.exit_code == 1
+    assert "--offline" not in first.stderr and not Path("public").exists()
+    gancio.reset_failures()
+    assert run(*build).exit_code == 0
+    site = {p: p.read_bytes() for p in Path("public").rglob("*") if p.is_file()}
+    gancio.fail("/api/events", status=429, headers={"Retry-After": "600"}, times=-1)
+    result = run(*build)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: GET ")
+    assert result.stderr.endswith(
+        "try again later; the site in public is unchanged, and `gancio-site build --offline` "
+        "builds it from the events fetched last time\n"
+    )
+    assert {p: p.read_bytes() for p in Path("public").rglob("*") if p.is_file()} == site
+    offline = run(*build, "--offline")  # and it does
+    assert offline.exit_code == 0, offline.output
+
+
 def test_offline_without_cache_exits_1():
     result = run(
         "build",
