@@ -45,6 +45,7 @@ def test_one_changed_event_rewrites_only_the_files_that_show_it(gancio, tmp_path
     expected = {
         "event/concerto-jazz-al-tramonto/index.html",
         "event/concerto-jazz-al-tramonto/event.ics",
+        "embed.json",  # the widget's data
     }  # sitemap: same day, same bytes
     expected |= {
         folder + name
@@ -53,8 +54,9 @@ def test_one_changed_event_rewrites_only_the_files_that_show_it(gancio, tmp_path
     }
     assert changed(before, inodes(tmp_path / "public")) == expected
     assert report.files_written == len(expected)
-    # The four lists' calendars and JSON: only the changed event's two entries are made.
-    assert (report.entries_made, report.entries_reused) == (2, 2 * 29)
+    # The four lists' calendars and JSON, and the widget's data: only the changed event's
+    # three entries are made.
+    assert (report.entries_made, report.entries_reused) == (3, 3 * 29)
 
 
 def test_a_warm_build_revalidates_the_list_instead_of_downloading_it(gancio, tmp_path):
@@ -171,7 +173,7 @@ def test_a_new_checkout_renders_only_what_changed(gancio, tmp_path):
     shutil.rmtree(tmp_path / "public")
     gancio.touch(3, title="Concerto jazz al tramonto (nuovo orario)")
     report = build(config, now_ts=NOW)
-    assert report.files_written == 22  # as in the first test: the event and its lists
+    assert report.files_written == 23  # as in the first test: the event and its lists
     manifest = json.loads((tmp_path / "public" / ".gancio-site").read_text())
     keys = sorted(entry[0] for entry in manifest["files"].values())
     assert sorted(p.name for p in store_files(tmp_path)) == keys  # old keys removed
