@@ -129,3 +129,26 @@ def test_a_stop_while_the_old_site_is_removed_still_removes_all_of_it(tmp_path):
     )
     assert result.returncode == 143, result.stderr
     assert not folder.exists()
+
+
+CTRL_C_WHILE_LOADING = """
+import sys
+
+class Interrupting:  # Ctrl-C while the command line's modules are being loaded
+    def find_spec(self, name, path, target=None):
+        if name == "gancio_site.build":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupting())
+sys.argv = ["gancio-site", "build", "--demo"]
+from gancio_site.__main__ import run
+run()
+"""
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_130(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_LOADING], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stderr, result.stdout) == (130, "Interrupted.\n", "")
+    assert not (tmp_path / "public").exists()
