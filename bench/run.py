@@ -190,8 +190,14 @@ def measure(site: Site, runs: int) -> dict:
             template.write_text(template.read_text() + f"\n{{# edit {run} #}}\n")
             edited.append(site.run("--offline"))
         out[f"template edited: {label}"] = median(edited)
-    embed = site.folder / "public" / "embed.js"
-    out["embed.js gzip bytes"] = {"value": len(gzip.compress(embed.read_bytes(), 9))}
+    public = site.folder / "public"
+    out["embed.js gzip bytes"] = {
+        "value": len(gzip.compress((public / "embed.js").read_bytes(), 9))
+    }
+    # What a page embedding the widget downloads, against the full data it replaces.
+    for name in ("embed.json", "events.json"):
+        data = (public / name).read_bytes()
+        out[f"{name} bytes (gzip)"] = {"value": f"{len(data):,} ({len(gzip.compress(data, 6)):,})"}
     return out
 
 
