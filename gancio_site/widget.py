@@ -10,11 +10,11 @@ Keys are sorted and the file has no build time, so the same events give the same
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .fragments import Remember, memo
-from .models import Event, Place, SiteInfo
+from .models import Event, Image, Place, SiteInfo
 from .urls import UrlMap
 
 
@@ -42,13 +42,15 @@ class JsonWriter:
 
     def parts(self, events: Sequence[Event]) -> list[bytes]:
         """Return the JSON document as pieces to write one after the other."""
-        parts = [self._head.encode()]
+        return [self._head.encode(), *self._entries("json", events), self._tail.encode("utf-8")]
+
+    def _entries(self, kind: str, events: Sequence[Event]) -> Iterator[bytes]:
+        """Yield the events' entries (each made once, then remembered), comma-separated."""
+        make = self._event if kind == "json" else self._widget_event
         for index, event in enumerate(events):
             if index:
-                parts.append(b",")
-            parts.append(self.remember("json", event, lambda e=event: self._event(e)))
-        parts.append(self._tail.encode("utf-8"))
-        return parts
+                yield b","
+            yield self.remember(kind, event, lambda e=event: make(e))
 
     def widget_parts(
         self, events: Sequence[Event], tags: list[str], places: list[Place]
@@ -61,17 +63,11 @@ class JsonWriter:
         place_urls: dict[str, str] = {}
         for place in places:
             place_urls.setdefault(place.name.strip().lower(), urls.absolute(urls.place(place)))
-        parts = [b'{"events":[']
-        for index, event in enumerate(events):
-            if index:
-                parts.append(b",")
-            parts.append(self.remember("widget", event, lambda e=event: self._widget_event(e)))
         tail = {"places": place_urls, "tags": tag_urls, "version": 1}
-        parts.append(("]," + _dumps(tail)[1:]).encode("utf-8"))
-        return parts
+        entries = self._entries("widget", events)
+        return [b'{"events":[', *entries, ("]," + _dumps(tail)[1:]).encode("utf-8")]
 
     def _widget_event(self, event: Event) -> bytes:
-        image = event.image
         data = {
             "title": event.title,
             "url": self.event_urls[event.id],
@@ -79,14 +75,7 @@ class JsonWriter:
             "end": event.end.isoformat() if event.end else None,
             "place": {"name": event.place.name, "online": event.place.is_online},
             "tags": list(event.tags),
-            "image": None
-            if image is None
-            else {
-                "thumb_url": image.thumb_url,
-                "width": image.width,
-                "height": image.height,
-                "focal_point": [image.focal_x, image.focal_y],
-            },
+            "image": _image(event.image, "thumb_url", "width", "height", "focal_point"),
         }
         return _dumps(data).encode("utf-8")
 
@@ -114,7 +103,6 @@ def _event(
     event: Event, url: str, tag_urls: dict[str, str], place_url: str | None
 ) -> dict[str, Any]:
     place = event.place
-    image = event.image
     return {
         "id": event.id,
         "title": event.title,
@@ -135,16 +123,20 @@ def _event(
         },
         "online_locations": list(event.online_locations),
         "tags": [{"name": t, "url": tag_urls[t]} for t in event.tags],
-        "image": None
-        if image is None
-        else {
-            "url": image.url,
-            "thumb_url": image.thumb_url,
-            "alt": image.alt,
-            "width": image.width,
-            "height": image.height,
-            "focal_point": [image.focal_x, image.focal_y],
-        },
+        "image": _image(event.image, *IMAGE_KEYS),
         "description": event.description,
         "updated": event.updated_at.isoformat() if event.updated_at else None,
     }
+
+
+IMAGE_KEYS = ("url", "thumb_url", "alt", "width", "height", "focal_point")
+
+
+def _image(image: Image | None, *keys: str) -> dict[str, Any] | None:
+    """Return ``keys`` of an event's image (``focal_point`` as [x, y]), or None."""
+    if image is None:
+        return None
+    values = {k: getattr(image, k) for k in keys if k != "focal_point"}
+    if "focal_point" in keys:
+        values["focal_point"] = [image.focal_x, image.focal_y]
+    return values
