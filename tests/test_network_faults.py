@@ -288,14 +288,30 @@ def site_files(folder: Path) -> dict[str, bytes]:
     }
 
 
+OFFLINE_HINT = (
+    "; the site in public is unchanged, and `gancio-site build --offline` builds it from "
+    "the events fetched last time"
+)
+
+
 def assert_failed_cleanly(
-    result, url: str, reason: str, before: dict[str, bytes], tmp_path, retries: int = RETRIES
+    result,
+    url: str,
+    reason: str,
+    before: dict[str, bytes],
+    tmp_path,
+    retries: int = RETRIES,
+    fetched_before: bool = False,
 ) -> None:
-    """Exit 1, one Error line naming ``url``, one warning per retry, the site untouched."""
+    """Exit 1, one Error line naming ``url``, one warning per retry, the site untouched.
+
+    An instance whose events were fetched before gets the offline hint on that line.
+    """
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines[-1] == f"Error: GET {url} failed: {reason}"
+    hint = OFFLINE_HINT if fetched_before else ""
+    assert lines[-1] == f"Error: GET {url} failed: {reason}{hint}"
     assert [line for line in lines if line.startswith("Error:")] == [lines[-1]]
     warned = [line for line in lines if line.startswith(f"Warning: GET {url}: {reason}; retrying")]
     assert len(warned) == retries and len(lines) == retries + 1, lines
@@ -357,7 +373,8 @@ def test_a_connect_that_times_out(gancio, unanswered, tmp_path):
     result = cli_build(gancio.url, "--timeout", "1")
     assert time.monotonic() - started < (RETRIES + 1) * 1 + BACKOFF + 5
     url = f"{gancio.url}/.well-known/nodeinfo/2.0"
-    assert_failed_cleanly(result, url, "no answer in time (timeout)", before, tmp_path)
+    reason = "no answer in time (timeout)"
+    assert_failed_cleanly(result, url, reason, before, tmp_path, fetched_before=True)
     offline = cli_build(gancio.url, "--offline")
     assert offline.exit_code == 0, offline.output
     assert "from 30 events" in offline.stdout
