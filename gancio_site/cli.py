@@ -282,7 +282,7 @@ def build(
 @click.option("-o", "--output", help="Output folder (default: public).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port."
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port."
 )
 @click.option(
     "--refresh",

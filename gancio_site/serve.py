@@ -55,6 +55,7 @@ from .cache import Cache
 from .config import SiteConfig
 from .errors import ConfigError, GancioSiteError, ShrinkRefused
 from .fetch import Snapshot
+from .output import OutputTree
 
 WATCH_INTERVAL = 0.25  # seconds between polls; also the quiet time before a rebuild
 VERSION_PATH = "/__gancio-site__/version"
@@ -176,7 +177,12 @@ class DevSite:
         self.narrowed = False  # a filter was changed while serving
 
     def start(self) -> None:
-        """Fetch (a failure is fatal here: there is nothing to show) and build once."""
+        """Fetch (a failure is fatal here: there is nothing to show) and build once.
+
+        An output folder that ``build`` would refuse is refused first: the server serves
+        only a folder gancio-site made.
+        """
+        OutputTree(self.config.output).check()
         self.snapshot, self.now_ts = self._fetch(self.config)
         self.rebuild()
 
@@ -280,8 +286,12 @@ class DevSite:
         return fetch_snapshot(config, self.options.mode, now_timestamp())
 
     def _state(self, error: str | None) -> Published:
+        """The state served next. After a failure the folder served stays the last one
+        built: a config now naming another folder (one ``build`` refuses) is not served."""
         self.generation += 1
         root = Path(os.path.abspath(self.config.output))
+        if error is not None:
+            root = self.published.root
         token = f"{self.boot}-{self.generation}"
         return Published(root, self.config.base_path, self.builds, token, error)
 

@@ -93,7 +93,12 @@ def test_usage_error_exits_2():
         ),
         (
             ["serve", "--port", "70000"],
-            "Error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535 "
+            "Error: Invalid value for '--port': 70000 is not in the range 1<=x<=65535 "
+            "(see `gancio-site serve --help`)",
+        ),
+        (  # a port the system picks would not be the one the pages link to
+            ["serve", "--port", "0"],
+            "Error: Invalid value for '--port': 0 is not in the range 1<=x<=65535 "
             "(see `gancio-site serve --help`)",
         ),
         (

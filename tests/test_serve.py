@@ -341,6 +341,37 @@ def test_bad_instance_at_start_exits_1(tmp_path, serve):
     assert [line[:7] for line in served.err] == ["Error: "]
 
 
+def test_a_folder_build_refuses_is_neither_built_nor_served(tmp_path, serve):
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("THEIRS")
+    served = serve("--demo", "-o", str(foreign))
+    assert served.proc.wait(timeout=15) == 2
+    time.sleep(0.2)
+    assert served.err == [
+        f"Error: output: folder {foreign} is not empty and was not made by gancio-site; "
+        "it would be replaced whole: empty it or choose another `output`\n"
+    ]
+    assert served.out == [] and (foreign / "keep.txt").read_text() == "THEIRS"
+
+
+def test_a_config_naming_a_foreign_folder_keeps_the_site_served(tmp_path, serve):
+    (tmp_path / "gancio-site.toml").write_text('title = "Mine"\n')
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("THEIRS")
+    served = serve("--demo").ready()
+    assert served.get("/")[0] == 200
+    (tmp_path / "gancio-site.toml").write_text(f'title = "Mine"\noutput = "{foreign}"\n')
+    assert wait_until(lambda: served.get("/")[0] == 500), (served.out, served.err)
+    assert "was not made by gancio-site" in served.get("/")[2]
+    status, _, body = served.get("/keep.txt")  # still the site's own folder
+    assert status != 200 and "THEIRS" not in body
+    assert served.get("/robots.txt")[0] == 200
+    assert (foreign / "keep.txt").read_text() == "THEIRS"
+    assert served.stop() == 0
+
+
 # -- the parts, without a server
 
 
