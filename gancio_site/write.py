@@ -149,8 +149,10 @@ def _write(
     # error, a refusal, Ctrl-C or SIGTERM at any point) removes it.
     try:
         tree.open()
-        # A site of another instance (the demo tried first) is no measure of this one.
-        previous = tree.previous_events if tree.previous_source == source else None
+        # A site of another instance (the demo tried first) is no measure of this one,
+        # except that no site is replaced by an empty one.
+        same_source = tree.previous_source == source
+        previous = tree.previous_events if same_source or not events else None
         where = f"the site in {config.output}"
         if previous is None and store is not None:  # no site in place (a new CI checkout):
             # The last build kept in the cache counts; one that chose its events another way

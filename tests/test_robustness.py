@@ -365,6 +365,16 @@ def test_a_demo_tried_first_does_not_stop_the_first_real_build(tmp_path):
             build(config_for(fake.url, tmp_path), now_ts=1796301525)
 
 
+def test_an_empty_instance_after_the_demo_does_not_replace_it(tmp_path):
+    # A wrong instance URL after trying the demo: its site is not emptied either.
+    assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "public" / "event").iterdir())
+    with FakeGancio([]) as fake:
+        with pytest.raises(OutputError, match=r"0 events where the site in .* has 30"):
+            build(config_for(fake.url, tmp_path), now_ts=1796301525)
+    assert sorted(p.name for p in (tmp_path / "public" / "event").iterdir()) == before
+
+
 def test_a_second_build_at_the_same_time_is_refused(tmp_path):
     import os
 
