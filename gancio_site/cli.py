@@ -274,7 +274,8 @@ def build(
 
 
 @main.command(
-    epilog="Exit codes: 0 stopped with Ctrl-C, 1 could not start, 2 usage or configuration error."
+    epilog="Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 could not start, "
+    "2 usage or configuration error."
 )
 @CONFIG_OPTION
 @INSTANCE_OPTION

@@ -81,6 +81,7 @@ class SiteBuilder:
         page_size: int = 0,
         fragments: Fragments | None = None,
         digest: Callable[[Event], str] = event_digest,
+        clock: datetime | None = None,
     ) -> None:
         self.events = events
         self.page_size = page_size
@@ -103,6 +104,9 @@ class SiteBuilder:
         self.json = JsonWriter(site, urls, self.event_urls, self.remember)
         self._keys: dict[int, str] = {}
         self._digest = digest  # of all an event holds; known from parsing (parsed.Memo)
+        # The widget's "now" when it is not the visitor's clock: the demo's capture time,
+        # so that the widget shows what the demo's pages show.
+        self.clock = clock
 
     def event_key(self, event: Event) -> str:
         """Return a key of everything about ``event`` a file may show, its links included."""
@@ -146,7 +150,12 @@ class SiteBuilder:
         for name in EMBED_FILES:
             if self.renderer.has_template(name):
                 job = self.page(
-                    name, name, counts, tags=self._tag_counts(), places=self._place_counts()
+                    name,
+                    name,
+                    _digest(counts, repr(self.clock)),
+                    tags=self._tag_counts(),
+                    places=self._place_counts(),
+                    widget_now=self.clock,
                 )
                 yield job if name.endswith(".html") else job._replace(kind="script")
         everything = _digest(*(self.event_key(e) for e in self.events))

@@ -128,6 +128,7 @@ def _write(
         config.page_size,
         fragments,
         digest,
+        clock=now if mode == "demo" else None,
     )
     jobs = list(builder.jobs()) + _static_jobs(config.static)
     kinds = Counter(job.kind for job in jobs)

@@ -31,7 +31,7 @@
     target = /^_(top|blank|parent|self)$/.test(o.target) ? o.target : "",
     accent = /^#[\da-f]{3,8}$/i.test(o.accent) && o.accent,
     when = o.now * 1e3 || Date.parse(o.now), {# data-now: unix seconds or ISO 8601 #}
-    now = when || Date.now();
+    now = when || {% if widget_now %}{{ (widget_now.timestamp() * 1000)|int }}{% else %}Date.now(){% endif %};
   {# A value the widget cannot use gives way to the default, and the console says so #}
   const valid = { max: o.max >= 1, theme: /^(light|dark|auto)$/.test(o.theme), target, accent,
     view: /^(list|compact)$/.test(o.view), images: /^(true|false|)$/.test(o.images), now: when };

@@ -369,9 +369,11 @@ def test_an_empty_instance_after_the_demo_does_not_replace_it(tmp_path):
     # A wrong instance URL after trying the demo: its site is not emptied either.
     assert CliRunner().invoke(main, ["build", "--demo"]).exit_code == 0
     before = sorted(p.name for p in (tmp_path / "public" / "event").iterdir())
-    with FakeGancio([]) as fake:
-        with pytest.raises(OutputError, match=r"0 events where the site in .* has 30"):
-            build(config_for(fake.url, tmp_path), now_ts=1796301525)
+    with (
+        FakeGancio([]) as fake,
+        pytest.raises(OutputError, match=r"0 events where the site in .* has 30"),
+    ):
+        build(config_for(fake.url, tmp_path), now_ts=1796301525)
     assert sorted(p.name for p in (tmp_path / "public" / "event").iterdir()) == before
 
 

@@ -361,6 +361,23 @@ def test_images_only_when_asked(page, servers, events):
 # --- states -----------------------------------------------------------------------------
 
 
+def test_the_demo_widget_keeps_the_demo_clock(page, servers, events):
+    """Without data-now, the demo's widget shows what the demo's pages show, whatever the
+    date; a real site's widget follows the visitor's clock."""
+    load(page, host_page(servers, widget(servers, now=None)))
+    assert titles(page) == [e["title"] for e in expected(events, now=NOW)]
+    assert titles(page)[0] == "Mostra fotografica «Sguardi»"  # the home page's first
+
+
+def test_a_real_sites_widget_follows_the_visitors_clock(gancio, tmp_path):
+    result = CliRunner().invoke(
+        main, ["build", "--instance", gancio.url, "--base-url", "https://example.org/"]
+    )
+    assert result.exit_code == 0, result.output
+    script = (tmp_path / "public" / "embed.js").read_text("utf-8")
+    assert "now = when || Date.now();" in script
+
+
 def test_empty_state(page, servers):
     load(page, host_page(servers, widget(servers, tags="no-such-tag")))
     assert page.locator("gancio-site-events li").count() == 0
@@ -666,7 +683,7 @@ def test_builder_previews_and_writes_working_snippets(page, servers, events):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto(servers.site + "site/embed/builder.html")
     page.wait_for_selector("gancio-site-events .f")
-    today = datetime.now(UTC).timestamp()  # the preview runs on the real clock
+    today = NOW  # a demo site's preview runs on the demo's clock, as its widget
     assert titles(page) == [e["title"] for e in expected(events, now=today)]
 
     page.locator('input[name="tags"][value="musica"]').check()
