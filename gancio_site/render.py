@@ -160,7 +160,9 @@ class Renderer:
         self.env.policies["json.dumps_function"] = _json_dumps
         self._items: dict[int, str] = {}  # event id -> list entry, links marked
         self._template_keys: dict[str, str] = {}
-        self.env.filters.update(date=self.fmt.date, time=self.fmt.time, iso=_iso)
+        self.env.filters.update(
+            date=self.fmt.date, time=self.fmt.time, iso=_iso, unindent=_unindent
+        )
         self.env.globals.update(
             site=site,
             when=self.fmt.when,
@@ -374,6 +376,14 @@ def _finalize(eval_ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
 def _json_dumps(value: Any, **options: Any) -> str:
     # The JSON-LD of an event titled `<img src=x onerror=...>` keeps no "onerror=" (B11).
     return json.dumps(value, **options).replace("=", "\\u003d")
+
+
+def _unindent(text: str) -> str:
+    """Remove the indentation of every line (``embed.js`` arrives in fewer bytes)."""
+    return _INDENT.sub("", text)
+
+
+_INDENT = re.compile(r"^[ \t]+", re.M)
 
 
 def _iso(value: datetime | date) -> str:

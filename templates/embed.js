@@ -2,6 +2,7 @@
 /* gancio-site: this site's upcoming events on any page. Options data-tags, -places, -max,
    -theme, -view, -images, -accent, -target, -now: README, "Embedding". Data from
    embed.json only ever becomes text, never markup. */
+{% filter unindent %}
 (() => {
   "use strict";
   const S = document.currentScript;
@@ -21,7 +22,7 @@
 
   const o = S.dataset,
     low = (v) => String(v || "").trim().toLowerCase(),
-    list = (v, f) => (v || "").split(",").map(f).filter(Boolean),
+    list = (v, f) => [...new Set((v || "").split(",").map(f).filter(Boolean))],
     tags = list(o.tags, (t) => t.trim()),
     places = list(o.places, low),
     max = o.max >= 1 ? Math.floor(o.max) : 10,
@@ -35,7 +36,7 @@
   {# A value the widget cannot use gives way to the default, and the console says so #}
   const valid = { max: o.max >= 1, theme: /^(light|dark|auto)$/.test(o.theme), target, accent,
     view: /^(list|compact)$/.test(o.view), images: /^(true|false|)$/.test(o.images), now: when };
-  for (const k in valid) if (o[k] != null && !valid[k]) console.warn(`gancio-site: data-${k}="${o[k]}" is not valid, so ignored (see "Embedding" in gancio-site's README)`);
+  for (const k in valid) if (o[k] != null && !valid[k]) console.warn(`gancio-site: data-${k}="${o[k]}" is not valid, so ignored`);
 
   const DARK = `--a:var(--gs-accent,#ff8db1);--b:var(--gs-bg,#1c1b22);--f:var(--gs-fg,#eceaf1);
 --m:var(--gs-muted,#b1aebb);--l:var(--gs-border,#3b3945);color-scheme:dark}`;
@@ -125,6 +126,8 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     });
 
   function draw(data) {
+    [[tags, data.tags, "tag"], [places, data.places, "place"]].forEach(([names, known, what]) => names.forEach((n) =>
+      Object.hasOwn(known || {}, n) || console.warn(`gancio-site: no event of this site has the ${what} "${n}"`)));
     const today = key(now), year = today.slice(0, 4), other = (t) => key(t).slice(0, 4) != year;
     const events = data.events.filter((e) => {
       e.s = Date.parse(e.start);
@@ -182,3 +185,4 @@ padding-top:.6em;border-top:1px solid var(--l);font-size:.8em;color:var(--m)}
     link(T.more, safe(one) || SITE, foot, "more");
   }
 })();
+{% endfilter %}

@@ -390,6 +390,7 @@ def test_empty_state(page, servers):
     ("options", "leads_to"),
     [
         ({"tags": "musica"}, "https://example.org/tag/musica/"),
+        ({"tags": "musica, musica"}, "https://example.org/tag/musica/"),  # still one tag
         ({"places": " biblioteca CIVICA"}, "https://example.org/place/biblioteca-civica/"),
         ({"tags": "musica,teatro"}, "https://example.org/"),  # two: the whole agenda
         ({"tags": "musica", "places": "Biblioteca Civica"}, "https://example.org/"),
@@ -411,6 +412,12 @@ def test_options_it_cannot_use_are_named_in_the_console(page, servers):
     assert named == sorted([*bad, "accent", "now"])
     assert page.locator("gancio-site-events li").count() >= 1  # the defaults are used
     assert all("is not valid, so ignored" in w for w in page.warnings)
+    page.warnings.clear()
+    load(page, host_page(servers, widget(servers, tags="Musica,musica", places="Nowhere")))
+    assert page.warnings == [
+        'gancio-site: no event of this site has the tag "Musica"',  # tags match exactly
+        'gancio-site: no event of this site has the place "nowhere"',
+    ]
     page.warnings.clear()
     good = {"max": 3, "theme": "auto", "view": "compact", "images": "true", "target": "_blank"}
     load(page, host_page(servers, widget(servers, accent="#0a6e4f", **good)))
