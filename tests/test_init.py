@@ -154,3 +154,13 @@ def test_deploy_files_build_nightly_and_on_demand(tmp_path):
         line for line in (tmp_path / ".gitignore").read_text().splitlines() if line[:1] != "#"
     ]
     assert ignored == ["/public/", "/.gancio-cache/", "/.public.lock", "/.public.building-*"]
+
+
+def test_a_new_sites_netlify_toml_has_the_checked_headers():
+    """The header rules init writes are the ones tests/test_csp.py checks in Chromium."""
+    root = Path(__file__).parent.parent
+    ours = tomllib.loads((root / "netlify.toml").read_text("utf-8"))
+    scaffold = root / "gancio_site" / "scaffold_files" / "netlify.toml"
+    theirs = tomllib.loads(scaffold.read_text("utf-8"))
+    assert theirs["headers"] == ours["headers"]
+    assert any("Content-Security-Policy" in rule["values"] for rule in theirs["headers"])
