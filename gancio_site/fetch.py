@@ -351,8 +351,15 @@ def _resolve_places(config: SiteConfig, client: GancioClient) -> dict[str, int]:
 def resolve_places_offline(config: SiteConfig, snapshot: Snapshot) -> None:
     """Resolve configured place names from the snapshot's own events (no network)."""
     problems = []
+    known_ids = {
+        row["place"].get("id") for row in snapshot.rows if isinstance(row.get("place"), dict)
+    }
     for place in config.places:
-        if place.isdigit() or place in snapshot.place_ids:
+        if place in snapshot.place_ids:
+            continue
+        if place.isdigit():
+            if int(place) not in known_ids:
+                problems.append(f"places: no known event is at the place numbered {place}")
             continue
         found = _place_id_by_name(place, snapshot.rows)
         if found is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import logging
 import mmap
@@ -445,10 +446,7 @@ class BuildLock:
         try:
             return self._take()
         except OSError as exc:  # the folder the output goes in cannot be made or written
-            raise OutputError(
-                f"cannot write in {self.path.parent}: {exc.strerror or exc}; "
-                "choose an output folder you can write to (-o)"
-            ) from None
+            raise OutputError(_cannot_write(self.final, exc)) from None
 
     def _take(self) -> BuildLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -473,6 +471,24 @@ class BuildLock:
     def __exit__(self, *exc: object) -> None:
         if _read_pid(self.path) == os.getpid():
             self.path.unlink(missing_ok=True)
+
+
+def _cannot_write(final: Path, exc: OSError) -> str:
+    """Say why the output ``final`` cannot be written next to, and what to do about it."""
+    folder = final.parent
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # a file where a folder must go
+        for part in (folder, *folder.parents):
+            if part.exists() and not part.is_dir():
+                return (
+                    f"output {final}: {part} is a file, not a folder; "
+                    "choose another output folder (-o)"
+                )
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write in {folder}: no space left on the device"
+    return (
+        f"cannot write in {folder}: {exc.strerror or exc}; "
+        "choose an output folder you can write to (-o)"
+    )
 
 
 def _read_pid(path: Path) -> int | None:

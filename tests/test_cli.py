@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -199,6 +200,23 @@ def test_an_instance_that_fails_after_a_good_build_points_to_offline(gancio, tmp
     assert offline.exit_code == 0, offline.output
 
 
+def test_demo_places_by_name_or_id_and_unknown_ones_refused(tmp_path):
+    by_name = run("build", "--demo", "--place", "biblioteca civica")
+    assert by_name.exit_code == 0, by_name.output
+    data = json.loads((tmp_path / "public" / "events.json").read_text("utf-8"))
+    ids = {e["place"]["id"] for e in data["events"]}
+    assert len(ids) == 1 and len(data["events"]) >= 3
+    by_id = run("build", "--demo", "--place", str(ids.pop()))
+    assert by_id.exit_code == 0, by_id.output
+    assert json.loads((tmp_path / "public" / "events.json").read_text("utf-8")) == data
+    for place, problem in (
+        ("Nowhere", "no known event is at a place named 'Nowhere'"),
+        ("999", "no known event is at the place numbered 999"),
+    ):
+        result = run("build", "--demo", "--place", place)
+        assert (result.exit_code, result.stderr) == (2, f"Error: places: {problem}\n")
+
+
 def test_offline_without_cache_exits_1():
     result = run(
         "build",
@@ -211,6 +229,31 @@ def test_offline_without_cache_exits_1():
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: no cached events for https://gancio.example.org in ")
     assert result.stderr.endswith("run `gancio-site build` once with network access first\n")
+
+
+def test_an_output_below_a_file_is_named_as_the_problem(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    result = run("build", "--demo", "-o", "afile/sub/site")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: output {tmp_path}/afile/sub/site: {tmp_path}/afile is a file, not a folder; "
+        "choose another output folder (-o)\n"
+    )
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_full_disk_is_not_blamed_on_the_folder(tmp_path):
+    import errno
+
+    from gancio_site.output import _cannot_write
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    message = _cannot_write(tmp_path / "public", full)
+    assert message == f"cannot write in {tmp_path}: no space left on the device"
+    denied = OSError(errno.EACCES, "Permission denied")
+    assert _cannot_write(tmp_path / "public", denied).endswith(
+        ": Permission denied; choose an output folder you can write to (-o)"
+    )
 
 
 def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
