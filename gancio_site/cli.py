@@ -51,8 +51,17 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     root.propagate = False
 
 
+def _exit_if_stopped() -> None:
+    """End as stopped when a signal asked for a stop whose exception Python lost: an error
+    met after it (a module left half-imported, say) is the stop's doing, not a fault."""
+    if stopping.requested is not None:
+        click.echo("Interrupted.", err=True)
+        sys.exit(stopping.requested)
+
+
 def fail(exc: GancioSiteError) -> None:
     """Print ``exc`` as ``Error:`` lines and exit 2 (config) or 1 (anything else)."""
+    _exit_if_stopped()
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
             click.echo(f"Error: {problem}", err=True)
@@ -161,6 +170,7 @@ class _Group(click.Group):
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         except Exception as exc:
+            _exit_if_stopped()
             if os.environ.get("GANCIO_SITE_DEBUG"):
                 raise
             click.echo(

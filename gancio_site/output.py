@@ -463,8 +463,12 @@ class BuildLock:
                 log.warning("removing the stale lock %s of a build that stopped", self.path)
                 self.path.unlink(missing_ok=True)
                 continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(str(os.getpid()))
+            except BaseException:  # a stop (Ctrl-C, SIGTERM) or a full disk: no empty lock left
+                self.path.unlink(missing_ok=True)
+                raise
             return self
         raise OutputError(f"cannot lock {self.path}")
 

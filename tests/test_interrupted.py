@@ -70,14 +70,15 @@ def test_sigterm_removes_the_unfinished_tree(tmp_path):
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         time.sleep(delay)
         process.send_signal(signal.SIGTERM)
-        code = process.wait()
-        assert code in (0, 143, -signal.SIGTERM)  # -15: stopped while Python was starting
-        assert snapshot(tmp_path / "public") in (before, other)
-        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".public")]
+        said = process.communicate()[1].decode(errors="replace")[-2000:]
+        code = process.returncode
+        assert code in (0, 143, -signal.SIGTERM), said  # -15: stopped while Python was starting
+        assert snapshot(tmp_path / "public") in (before, other), said
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".public")], said
         assert build() == before
 
 
@@ -101,6 +102,25 @@ def test_a_stop_whose_exception_python_lost_still_publishes_nothing(tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["public"]  # nothing left over
     assert CliRunner().invoke(main, ["build", "--demo", "--title", "New"]).exit_code == 0
     assert snapshot(tmp_path / "public") != old
+
+
+def test_an_error_after_a_lost_stop_ends_as_the_stop(tmp_path):
+    """A stop whose exception was lost can leave a module half-imported; the error that
+    follows is the stop's doing: "Interrupted." and the stop's status, not a fault."""
+    from gancio_site import stopping
+
+    (tmp_path / "gancio-site.toml").write_text('instance = "not a url"\n')
+    for status in (None, 143):
+        stopping.requested = status
+        try:
+            result = CliRunner().invoke(main, ["build"])
+        finally:
+            stopping.requested = None
+        if status is None:
+            assert result.exit_code == 2 and "Error: " in result.output, result.output
+        else:
+            assert result.exit_code == 143, result.output
+            assert result.output == "Interrupted.\n"
 
 
 REMOVAL_STOPPED = """

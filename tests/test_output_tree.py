@@ -7,8 +7,9 @@ import os
 
 import pytest
 
+from gancio_site import output
 from gancio_site.errors import ConfigError, OutputError
-from gancio_site.output import GROUP_BYTES, OutputTree
+from gancio_site.output import GROUP_BYTES, BuildLock, OutputTree
 
 
 @pytest.mark.parametrize(
@@ -115,3 +116,20 @@ def test_restores_output_left_between_renames(tmp_path):
     os.rename(final, tmp_path / ".public.old-999")  # a build killed between its two renames
     OutputTree(final).open().abort()
     assert (final / "index.html").read_bytes() == b"one"
+
+
+def test_a_stop_while_the_lock_is_taken_leaves_no_empty_lock(tmp_path, monkeypatch):
+    """An empty lock file would stand for a build that is gone; the next one would have to
+    guess. A stop between creating the lock and writing its process id removes it."""
+
+    def stopped(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(output.os, "fdopen", stopped)
+        with pytest.raises(KeyboardInterrupt), BuildLock(tmp_path / "public"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+    with BuildLock(tmp_path / "public"):
+        assert (tmp_path / ".public.lock").read_text() == str(os.getpid())
+    assert list(tmp_path.iterdir()) == []
