@@ -6,7 +6,7 @@
 (() => {
   "use strict";
   const S = document.currentScript;
-  if (!S || !S.src) return;
+  if (!S || !S.src) return console.warn('gancio-site: embed.js runs from <script src="…" async>, not type="module" nor inline');
   let TZ = {{ site.timezone|tojson }};
   const LANG = {{ site.lang|tojson }}, DIR = {{ ('rtl' if rtl else 'ltr')|tojson }},
     SITE = {{ abs_url('')|tojson }},

@@ -24,8 +24,11 @@ import pytest
 from browser import offline_page, serve
 from click.testing import CliRunner
 
+import gancio_site
 from gancio_site.cli import main
 from gancio_site.fetch import load_demo
+
+LOCALES = Path(gancio_site.__file__).parent / "locale"  # the languages besides English
 
 pytestmark = pytest.mark.browser
 
@@ -179,6 +182,15 @@ def spaces(text: str) -> str:
 
 
 # --- the files --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "language", ["en", *sorted(p.name for p in LOCALES.iterdir() if p.is_dir())]
+)
+def test_the_script_stays_under_4_kb_gzipped_in_every_language(tmp_path, language):
+    result = CliRunner().invoke(main, ["build", "--demo", "-q", "--language", language])
+    assert result.exit_code == 0, result.output
+    assert len(gzip.compress((tmp_path / "public" / "embed.js").read_bytes(), 9)) <= 4096
 
 
 def test_the_script_is_small_and_builds_no_markup_from_strings(built):
@@ -423,6 +435,24 @@ def test_options_it_cannot_use_are_named_in_the_console(page, servers):
     load(page, host_page(servers, widget(servers, accent="#0a6e4f", **good)))
     assert page.warnings == []
     assert page.locator("gancio-site-events li").count() == 3
+
+
+def test_a_script_the_widget_cannot_place_says_how_to_load_it(page, servers):
+    """As a module (or pasted inline) the script cannot see its own tag: the console says
+    how to load it, and the fallback link stays."""
+    module = widget(servers).replace("<script ", '<script type="module" ')
+    fallback = '<a data-gancio-site-fallback href="https://example.org/">Events</a>'
+    url = host_page(servers, fallback + module)
+    with page.expect_console_message(lambda message: message.type == "warning"):
+        page.goto(url)
+    assert page.locator("gancio-site-events").count() == 0
+    assert page.locator("a[data-gancio-site-fallback]").count() == 1
+    assert page.warnings == [
+        'gancio-site: embed.js runs from <script src="…" async>, not type="module" nor inline'
+    ]
+    page.warnings.clear()
+    load(page, host_page(servers, fallback + widget(servers)))
+    assert page.warnings == [] and page.locator("a[data-gancio-site-fallback]").count() == 0
 
 
 @pytest.mark.parametrize("folder", ["missing", "broken"])
