@@ -727,7 +727,18 @@ def test_builder_previews_and_writes_working_snippets(page, servers, events):
     page.locator('input[name="places"][value="Parco della Pace"]').check()
     page.get_by_label("Compact").check()
     page.get_by_label("Dark").check()
-    page.get_by_label("Number of events").fill("3")
+    number = page.get_by_label("Number of events")
+    for typed, written in (("500", ' data-max="100"'), ("0", "")):  # out of range: marked
+        number.fill(typed)
+        assert number.evaluate("e => e.matches(':invalid')")
+        page.wait_for_function(
+            "w => /<script [^>]*async>/.test(document.getElementById('gs-script').value) && "
+            "(w ? document.getElementById('gs-script').value.includes(w) "
+            ": !document.getElementById('gs-script').value.includes('data-max'))",
+            arg=written,
+        )
+    number.fill("3")
+    assert not number.evaluate("e => e.matches(':invalid')")
     want = expected(events, ("musica",), ("Parco della Pace",), 3, today)
     page.wait_for_function("document.getElementById('gs-script').value.includes('data-max=\"3\"')")
     page.wait_for_function(
