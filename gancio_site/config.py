@@ -19,6 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import babelzone  # noqa: F401  (first: Babel must not read the machine's zone)
+
+# isort: split
 from babel import Locale, UnknownLocaleError
 
 from .errors import ConfigError, redact

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import babelzone  # noqa: F401  (first: Babel must not read the machine's zone)
+
+# isort: split
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"

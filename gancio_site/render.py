@@ -22,6 +22,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+from . import babelzone  # noqa: F401  (first: Babel must not read the machine's zone)
+
+# isort: split
 import jinja2
 from babel import Locale
 from babel.dates import format_date, format_time

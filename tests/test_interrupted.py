@@ -172,3 +172,11 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_130(tmp_path):
     )
     assert (result.returncode, result.stderr, result.stdout) == (130, "Interrupted.\n", "")
     assert not (tmp_path / "public").exists()
+
+
+def test_the_package_loads_nothing_before_the_command_line_can_catch_ctrl_c(tmp_path):
+    """What runs before ``run()`` (the package itself) is too quick for a Ctrl-C to land
+    in: Babel, the slowest to load, is loaded by the command's modules, inside ``run()``."""
+    code = "import sys, gancio_site.__main__; print(sorted(m for m in sys.modules if m.startswith(('babel', 'jinja2', 'click'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout == "[]\n", result.stderr
