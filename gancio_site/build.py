@@ -20,7 +20,8 @@ from . import __version__, collector
 from .cache import Cache
 from .config import SiteConfig
 from .errors import ShrinkRefused
-from .output import BuildLock, OutputTree, finish_removals, intact, read_manifest
+from .output import BuildLock, OutputTree, intact, read_manifest
+from .removal import finish_removals
 from .theme import theme_dir
 
 if TYPE_CHECKING:

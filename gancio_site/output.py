@@ -18,15 +18,15 @@ import json
 import logging
 import mmap
 import os
-import shutil
+import stat
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import stopping
 from .errors import ConfigError, OutputError
 from .fragments import let_go
+from .removal import finish_removals, remove_later, remove_tree, unlock
 from .store import FileStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class OutputTree:
         self.spare = spare
         self.base: dict[str, list[object]] = {}  # files the new tree starts with
         self._touched = False  # whether the tree taken from the spare was changed
+        self.from_spare = False
         self.sources: dict[str, str] = {}
         self.previous: dict[str, list[object]] = {}  # path -> [input key, size]
         self.manifest: dict[str, list[object]] = {}
@@ -82,8 +83,8 @@ class OutputTree:
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
             _remove_stale(self.final)
-            if self.root.exists():
-                shutil.rmtree(self.root)
+            if self.root.exists() and not remove_tree(self.root):
+                raise OSError(errno.ENOTEMPTY, "a folder there cannot be removed")
             if not self._take_spare():
                 self.root.mkdir()
         except OSError as exc:
@@ -101,13 +102,14 @@ class OutputTree:
             isinstance(e, list) and len(e) == 2 for e in files.values()
         ):
             if self.spare.exists():
-                shutil.rmtree(self.spare, ignore_errors=True)
+                remove_tree(self.spare)
             return False
         try:
             os.rename(self.spare, self.root)
         except OSError:  # the cache is on another file system
-            shutil.rmtree(self.spare, ignore_errors=True)
+            remove_tree(self.spare)
             return False
+        self.from_spare = True
         os.unlink(self.root / MARKER)
         forget_manifest()  # the file is gone: ``files`` is this tree's alone now
         self.base = files  # changed by prepare()
@@ -129,7 +131,12 @@ class OutputTree:
         for path in stale:
             del self.base[path]
             try:
-                os.unlink(f"{self.root}/{path}")
+                try:
+                    os.unlink(f"{self.root}/{path}")
+                except PermissionError:
+                    if not self._unlock_above(f"{self.root}/{path}"):
+                        raise
+                    os.unlink(f"{self.root}/{path}")
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -231,16 +238,38 @@ class OutputTree:
         if key:
             self.manifest[path] = [key, size]
         try:
-            self._replace(path, target)
-            if not self._link_unchanged(path, target, pieces, size):
-                with open(target, "wb") as handle:
-                    for group in _groups(pieces):
-                        handle.writelines(group)
-                self.written += 1
+            try:
+                self._put(path, target, pieces, size)
+            except PermissionError:
+                if not self._unlock_above(target):
+                    raise
+                self._put(path, target, pieces, size)
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         if key and self.store is not None:
             self.store.keep(key, target)
+
+    def _put(self, path: str, target: str, pieces: list[Piece], size: int) -> None:
+        self._replace(path, target)
+        if not self._link_unchanged(path, target, pieces, size):
+            with open(target, "wb") as handle:
+                for group in _groups(pieces):
+                    handle.writelines(group)
+            self.written += 1
+
+    def _unlock_above(self, target: str) -> bool:
+        """In a tree taken from the spare (the site before, which its owner may have made
+        read-only in part), give back write permission on the folder that refused
+        ``target``; True if it lacked it."""
+        if not self.from_spare:
+            return False
+        folder = os.path.dirname(target)
+        while len(folder) > len(str(self.root)) and not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        try:
+            return unlock(folder)
+        except OSError:
+            return False
 
     def _target(self, path: str, source: str) -> str:
         wrapped = f"/{path}/"
@@ -307,6 +336,8 @@ class OutputTree:
         (self.root / MARKER).write_text(text, "utf-8")  # a new file: the spare's was unlinked
         if self.store is not None:
             self.store.commit(text, self.manifest, str(self.root))
+        with contextlib.suppress(OSError):  # the output folder keeps its permissions
+            os.chmod(self.root, stat.S_IMODE(os.stat(self.final).st_mode))
         if self.final.is_dir() and _exchange(self.root, self.final):
             # One atomic step: at every instant the output folder is the old site or the
             # new one. The old one now sits where the new one was built: it becomes the
@@ -332,7 +363,7 @@ class OutputTree:
             self.spare.parent.mkdir(parents=True, exist_ok=True)
             os.rename(tree, self.spare)
         except OSError:
-            _remove_later(tree)  # removing its thousands of files overlaps the build's end
+            remove_later(tree)  # removing its thousands of files overlaps the build's end
 
     def abort(self) -> None:
         """Remove the unfinished tree; the previous output stays untouched."""
@@ -343,7 +374,7 @@ class OutputTree:
                 )
                 os.rename(self.root, self.spare)
                 return
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
 
 GROUP_BYTES = 1 << 21  # a file's pieces are written and compared this much at a time
@@ -400,35 +431,6 @@ def _same_bytes(previous: str, pieces: list[Piece], size: int) -> bool:
                     at += len(piece)
                 let_go(old)
     return True
-
-
-_removals: list[threading.Event] = []  # each set when its old tree is gone
-
-
-def _remove_later(folder: Path) -> None:
-    """Remove ``folder`` in a thread (not a daemon: the interpreter waits for it at exit)."""
-    done = threading.Event()
-
-    def remove() -> None:
-        try:
-            shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            done.set()
-
-    threading.Thread(target=remove, name="remove-old-site").start()
-    _removals.append(done)
-
-
-def finish_removals() -> None:
-    """Wait until old trees being removed are gone.
-
-    The wait is on an event, not ``Thread.join``: a join that a signal interrupts (Ctrl-C,
-    SIGTERM) marks the thread as finished on Python 3.11, and the interpreter would then
-    exit without waiting for it, leaving half a tree beside the site.
-    """
-    while _removals:
-        _removals[-1].wait()
-        _removals.pop()
 
 
 class BuildLock:
@@ -588,7 +590,7 @@ def _remove_stale(final: Path) -> None:
     for folder in final.parent.glob(f".{final.name}.building-*"):
         pid = folder.name.rpartition("-")[2]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
 
 
 def _alive(pid: int) -> bool:

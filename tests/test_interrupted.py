@@ -126,7 +126,7 @@ def test_an_error_after_a_lost_stop_ends_as_the_stop(tmp_path):
 REMOVAL_STOPPED = """
 import os, signal, sys, threading
 from pathlib import Path
-from gancio_site import output, stopping
+from gancio_site import removal, stopping
 
 folder = Path(sys.argv[1])
 for i in range(100):
@@ -134,9 +134,9 @@ for i in range(100):
     for j in range(25):
         (folder / str(i) / str(j)).write_bytes(b"x")
 stopping.install()
-output._remove_later(folder)
+removal.remove_later(folder)
 threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGTERM)).start()
-output.finish_removals()
+removal.finish_removals()
 """
 
 

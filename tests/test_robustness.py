@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import stat
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -440,3 +444,51 @@ def test_an_output_folder_that_cannot_be_made_is_one_clear_error(tmp_path, outpu
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: ") and says in line and "unexpected" not in line
     assert "choose " in line and "output folder" in line
+
+
+def run_as_the_owner_only(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command as a user whom permissions bind (root ignores them): as is, or, for
+    root, in a user namespace, where the files stay its own but it has no privilege."""
+    command = [sys.executable, "-m", "gancio_site", *args]
+    if os.geteuid() == 0:
+        if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode:
+            pytest.skip("running as root, and `unshare --user` is not allowed here")
+        command = ["unshare", "--user", *command]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+
+
+def beside(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name not in ("gancio-site.toml",))
+
+
+def test_a_read_only_output_folder_is_replaced_keeping_its_permissions(tmp_path):
+    """`chmod 555 public`: the new site replaces it with the same permissions, and the old
+    site (which cannot be emptied as it is) is removed whole; nothing is left beside it."""
+    assert run_as_the_owner_only(tmp_path, "build", "--demo", "-q").returncode == 0
+    (tmp_path / "public").chmod(0o555)
+    for language in ("de", "it"):
+        result = run_as_the_owner_only(tmp_path, "build", "--demo", "--language", language)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert f'lang="{language}"' in (tmp_path / "public" / "index.html").read_text()
+        assert stat.S_IMODE((tmp_path / "public").stat().st_mode) == 0o555
+        assert beside(tmp_path) == ["public"]
+    (tmp_path / "public").chmod(0o755)
+
+
+def test_read_only_folders_in_the_site_do_not_stop_later_builds(tmp_path):
+    """A folder of the site made read-only comes back, with the old site, as the start of
+    a later build (the spare tree in the cache): it is written all the same."""
+    with FakeGancio() as fake:
+        args = ["build", "--instance", fake.url, "--base-url", "https://example.org/"]
+        for title in ("One", "Two"):
+            assert run_as_the_owner_only(tmp_path, *args, "--title", title).returncode == 0
+        for folder in ("public/event", "public/tag", "public/static"):
+            (tmp_path / folder).chmod(0o555)
+        for title in ("Three", "Four", "Five"):
+            result = run_as_the_owner_only(tmp_path, *args, "--title", title)
+            assert result.returncode == 0 and "Error" not in result.stderr, result.stderr
+            assert f"<title>{title}" in (tmp_path / "public" / "index.html").read_text()
+            assert beside(tmp_path) == [".gancio-cache", "public"]
+    for folder in tmp_path.rglob("*"):
+        if folder.is_dir():
+            folder.chmod(0o755)
