@@ -220,7 +220,13 @@ def _check_folders(config: SiteConfig, config_file: Path) -> list[str]:
             problems.append(f"output: {config.output} is inside {name} ({source})")
     if output.exists() and not output.is_dir():
         problems.append(f"output: {config.output} exists and is not a folder")
+    elif file := next((p for p in Path(config.output).parents if _not_a_folder(p)), None):
+        problems.append(f"output: {config.output} is below {file}, a file, not a folder")
     return problems
+
+
+def _not_a_folder(path: Path) -> bool:
+    return path.exists() and not path.is_dir()
 
 
 def _read_file(path: Path | None, problems: list[str]) -> tuple[dict[str, Any], Path]:

@@ -491,6 +491,11 @@ def _cannot_write(final: Path, exc: OSError) -> str:
                 )
     if exc.errno == errno.ENOSPC:
         return f"cannot write in {folder}: no space left on the device"
+    if exc.errno == errno.ENOENT and folder.is_dir():  # /proc, /sys: "no such file" there
+        return (
+            f"cannot write in {folder}: it takes no new files or folders; "
+            "choose an output folder you can write to (-o)"
+        )
     return (
         f"cannot write in {folder}: {exc.strerror or exc}; "
         "choose an output folder you can write to (-o)"

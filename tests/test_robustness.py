@@ -433,8 +433,11 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failed_published_buil
 @pytest.mark.parametrize(
     ("output", "says"),
     [
-        ("notes.txt/public", "notes.txt is a file, not a folder; choose another output folder"),
-        ("/proc/gancio-site-public", "cannot write in /proc"),
+        ("/proc/gancio-site-public", "cannot write in /proc: it takes no new files or folders"),
+        (
+            "/proc/sys/gancio-site-public",
+            "cannot write in /proc/sys: it takes no new files or folders",
+        ),
     ],
 )
 def test_an_output_folder_that_cannot_be_made_is_one_clear_error(tmp_path, output, says):
