@@ -6,7 +6,7 @@
 (() => {
   "use strict";
   const S = document.currentScript;
-  if (!S || !S.src) return console.warn('gancio-site: embed.js runs from <script src="…" async>, not type="module" nor inline');
+  if (!S || !S.src) return console.warn('gancio-site: load embed.js with <script src="…" async>, not as a module or inline');
   let TZ = {{ site.timezone|tojson }};
   const LANG = {{ site.lang|tojson }}, DIR = {{ ('rtl' if rtl else 'ltr')|tojson }},
     SITE = {{ abs_url('')|tojson }},
@@ -25,18 +25,19 @@
     list = (v, f) => [...new Set((v || "").split(",").map(f).filter(Boolean))],
     tags = list(o.tags, (t) => t.trim()),
     places = list(o.places, low),
-    max = o.max >= 1 ? Math.floor(o.max) : 10,
+    max = /^\d+$/.test(o.max) && o.max > 0 ? +o.max : 10,
     theme = /^(dark|auto)$/.test(o.theme) ? o.theme : "light",
     compact = o.view == "compact",
     images = o.images != null && o.images != "false",
     target = /^_(top|blank|parent|self)$/.test(o.target) ? o.target : "",
     accent = /^#[\da-f]{3,8}$/i.test(o.accent) && o.accent,
-    when = o.now * 1e3 || Date.parse(o.now), {# data-now: unix seconds or ISO 8601 #}
+    {# data-now: unix seconds, or ISO 8601 with its offset (without, it would be the visitor's local time) #}
+    when = o.now * 1e3 || /(z|[+-]\d\d:?\d\d)$/i.test(o.now) && Date.parse(o.now),
     now = when || {% if widget_now %}{{ (widget_now.timestamp() * 1000)|int }}{% else %}Date.now(){% endif %};
   {# A value the widget cannot use gives way to the default, and the console says so #}
-  const valid = { max: o.max >= 1, theme: /^(light|dark|auto)$/.test(o.theme), target, accent,
+  const valid = { max: max == o.max, theme: /^(light|dark|auto)$/.test(o.theme), target, accent,
     view: /^(list|compact)$/.test(o.view), images: /^(true|false|)$/.test(o.images), now: when };
-  for (const k in valid) if (o[k] != null && !valid[k]) console.warn(`gancio-site: data-${k}="${o[k]}" is not valid, so ignored`);
+  for (const k in valid) if (o[k] != null && !valid[k]) console.warn(`gancio-site: ${o.frame ?? "data-"}${k}="${o[k]}" is not valid, so ignored`);
 
   const DARK = `--a:var(--gs-accent,#ff8db1);--b:var(--gs-bg,#1c1b22);--f:var(--gs-fg,#eceaf1);
 --m:var(--gs-muted,#b1aebb);--l:var(--gs-border,#3b3945);color-scheme:dark}`;
@@ -46,8 +47,8 @@
 font:1em/1.45 var(--gs-font,system-ui,sans-serif);color:var(--f);background:var(--b);
 border:1px solid var(--l);border-radius:var(--gs-radius,12px);padding:.2em 1em .7em;
 overflow-wrap:anywhere;text-align:start;letter-spacing:normal;word-spacing:normal;
-text-transform:none;text-shadow:none;text-indent:0;white-space:normal;font-style:normal;
-font-variant:normal;text-decoration:none;line-height:1.45;visibility:visible;direction:inherit}
+text-transform:none;text-shadow:none;text-indent:0;white-space:normal;
+text-decoration:none;visibility:visible;direction:inherit}
 .dark{${DARK}@media (prefers-color-scheme:dark){.auto{${DARK}}
 a{color:var(--a)}a:focus-visible{outline:2px solid var(--a);outline-offset:2px}
 h3{display:flex;flex-wrap:wrap;align-items:center;gap:.2em .6em;padding:.9em 0 .4em;

@@ -425,6 +425,15 @@ def test_options_it_cannot_use_are_named_in_the_console(page, servers):
     assert page.locator("gancio-site-events li").count() >= 1  # the defaults are used
     assert all("is not valid, so ignored" in w for w in page.warnings)
     page.warnings.clear()
+    # A fraction is no number of events; a time without its offset would be read in the
+    # visitor's own zone: both give way to the default.
+    load(page, host_page(servers, widget(servers, max="2.5", now="2026-12-05T20:00:00")))
+    assert page.warnings == [
+        'gancio-site: data-max="2.5" is not valid, so ignored',
+        'gancio-site: data-now="2026-12-05T20:00:00" is not valid, so ignored',
+    ]
+    assert page.locator("gancio-site-events li").count() == 10
+    page.warnings.clear()
     load(page, host_page(servers, widget(servers, tags="Musica,musica", places="Nowhere")))
     assert page.warnings == [
         'gancio-site: no event of this site has the tag "Musica"',  # tags match exactly
@@ -448,7 +457,7 @@ def test_a_script_the_widget_cannot_place_says_how_to_load_it(page, servers):
     assert page.locator("gancio-site-events").count() == 0
     assert page.locator("a[data-gancio-site-fallback]").count() == 1
     assert page.warnings == [
-        'gancio-site: embed.js runs from <script src="…" async>, not type="module" nor inline'
+        'gancio-site: load embed.js with <script src="…" async>, not as a module or inline'
     ]
     page.warnings.clear()
     load(page, host_page(servers, fallback + widget(servers)))
@@ -710,7 +719,19 @@ def test_iframe_takes_the_options(page, servers, events):
         e["title"] for e in expected(events, ("musica",), ("Parco della Pace",))
     ]
     assert page.locator("gancio-site-events .gs").get_attribute("class") == "gs dark compact"
-    assert page.errors == []
+    assert page.errors == [] and page.warnings == []
+
+
+def test_iframe_names_the_options_it_cannot_use_as_they_were_written(page, servers):
+    page.goto(servers.site + f"site/embed/?max=ten&target=_new&theme=blue&now={NOW}")
+    page.wait_for_selector("gancio-site-events li")
+    assert sorted(page.warnings) == [
+        'gancio-site: max="ten" is not valid, so ignored',
+        'gancio-site: target="_new" is not valid, so ignored',
+        'gancio-site: theme="blue" is not valid, so ignored',
+    ]
+    targets = page.locator("gancio-site-events a").evaluate_all("l => l.map(a => a.target)")
+    assert set(targets) == {"_top"}  # the frame's default
 
 
 # --- the builder --------------------------------------------------------------------------
