@@ -78,6 +78,10 @@ class Formatter:
     def __init__(self, language: str) -> None:
         self.locale = Locale.parse(language)
         self._when: dict[int, str] = {}
+        # How the language joins a full date and a time: "{1}, {0}", "{1} {0}" (Japanese),
+        # "{1}، {0}" (Arabic); quoted literals in the pattern are unquoted.
+        pattern = str(self.locale.datetime_formats.get("full", "{1}, {0}"))
+        self._joined = re.sub(r"'([^']*)'", lambda m: m.group(1) or "'", pattern)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one formatter per build
     def date(self, value: date, fmt: str = "full") -> str:
@@ -103,13 +107,17 @@ class Formatter:
         return text
 
     def _range(self, event: Event) -> str:
-        start_day = self.date(event.start.date(), "full")
-        start = f"{start_day}, {self.time(event.start)}"
+        start = self._at(event.start)
         if event.end is None:
             return start
         if not event.spans_days:
             return f"{start}–{self.time(event.end)}"
-        return f"{start} – {self.date(event.end.date(), 'full')}, {self.time(event.end)}"
+        return f"{start} – {self._at(event.end)}"
+
+    def _at(self, moment: datetime) -> str:
+        """The full date and the time of ``moment``, joined as the language joins them."""
+        day, time = self.date(moment.date(), "full"), self.time(moment)
+        return self._joined.replace("{0}", time).replace("{1}", day)
 
 
 class Renderer:

@@ -241,3 +241,17 @@ def test_every_template_message_is_translated(messages, language):
 def entries(catalog) -> set[tuple[object, object]]:
     as_key = lambda value: value if isinstance(value, str) else tuple(value)  # noqa: E731
     return {(as_key(m.id), as_key(m.string)) for m in catalog if m.id}
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("en", "Sunday, March 28, 2027, 1:30\u202fAM–4:00\u202fAM"),
+        ("ja", "2027年3月28日日曜日 1:30–4:00"),  # the language's own joining: no comma
+        ("ar", "الأحد، 28 مارس 2027، 1:30 ص–4:00 ص"),  # the Arabic comma
+    ],
+)
+def test_date_and_time_are_joined_as_the_language_joins_them(built, language, shown):
+    page = (built(language) / "event/notte-del-cambio-ora/index.html").read_text("utf-8")
+    start = re.search(r'<time class="dt-start"[^>]*>([^<]*)</time>', page).group(1)
+    assert start == shown
