@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
+from typing import Any
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 
 from . import __version__, i18n
@@ -55,6 +57,10 @@ def build_feeds(
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.generator("gancio-site", __version__, "https://gancio.org")
+    # Atom needs an author for the feed when its entries have none (RFC 4287 4.1.1); RSS
+    # takes only an author with an email, so it is unchanged.
+    fg.author({"name": site.title or site.instance_name, "uri": site.base_url})
+    fg.register_extension(_LINKS, _NoFeedPart, _EntryLinks, atom=True, rss=False)
     for event in shown:
         link = event_urls[event.id]
         entry = fg.add_entry(order="append")
@@ -73,11 +79,39 @@ def build_feeds(
             entry.category(term=tag)
         if event.image is not None:
             entry.enclosure(event.image.url, str(event.image.size or 0), "image/jpeg")
+        getattr(entry, _LINKS).links = list(entry.link())
     rss = fg.rss_str(pretty=True)
     fg.link(href=atom_url, rel="self", replace=True)
     fg.link(href=page_url, rel="alternate")
     atom = fg.atom_str(pretty=True)
     return rss, atom
+
+
+_LINKS = "gancio_site_links"
+
+
+class _NoFeedPart(BaseExtension):
+    """feedgen's extensions come in pairs; only the entries' part does something."""
+
+
+class _EntryLinks(BaseEntryExtension):
+    """Gives each Atom ``<link>`` of an entry the attributes feedgen 1.0 leaves out.
+
+    Without them an entry with an image has two links that both count as its page (Atom's
+    default relation), and readers open the picture; with them, the image is the entry's
+    enclosure.
+    """
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def extend_atom(self, entry: Any) -> Any:
+        for element, link in zip(entry.findall("link"), self.links, strict=False):
+            for name in ("rel", "type", "hreflang", "title", "length"):
+                value = link.get(name)
+                if value and not (name == "length" and value == "0"):  # unknown: left out
+                    element.set(name, value)
+        return entry
 
 
 def _entry_html(event: Event, when: str) -> str:

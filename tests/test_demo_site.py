@@ -154,6 +154,31 @@ def test_atom_has_ids_and_updated(site):
         assert entry.find("a:content", ns).get("type") == "html"
 
 
+def test_atom_entries_link_to_their_page_and_carry_their_image_as_an_enclosure(site):
+    """RFC 4287: one alternate link per entry, and an author for a feed whose entries have
+    none. An entry with an image has a second link, marked as its enclosure: readers
+    open the event's page, not the picture."""
+    root = ET.parse(site / "atom.xml").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert root.find("a:author/a:name", ns).text == "Gancio"  # the demo site's title
+    assert root.find("a:author/a:uri", ns).text == BASE
+    with_image = 0
+    for entry in root.findall("a:entry", ns):
+        links = entry.findall("a:link", ns)
+        [page] = [link for link in links if link.get("rel") == "alternate"]
+        assert page.get("href") == entry.find("a:id", ns).text
+        enclosures = [link for link in links if link.get("rel") == "enclosure"]
+        assert len(links) == 1 + len(enclosures)
+        for image in enclosures:
+            assert image.get("type") == "image/jpeg" and int(image.get("length")) > 0
+            with_image += 1
+    assert with_image == 3  # the demo's events with an image, in the feed's 39
+    parsed = feedparser.parse(site / "atom.xml")
+    assert not parsed.bozo and parsed.feed.author == "Gancio"
+    for entry in parsed.entries:
+        assert "/event/" in entry.link
+
+
 def test_calendar_parses_back(site):
     cal = icalendar.Calendar.from_ical((site / "events.ics").read_bytes())
     events = cal.walk("VEVENT")
