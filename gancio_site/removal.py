@@ -30,7 +30,10 @@ def remove_tree(folder: Path | str) -> bool:
     shutil.rmtree(folder, ignore_errors=True)
     if not os.path.lexists(folder):
         return True
-    log.warning("could not remove %s (some of its files cannot be deleted); remove it", folder)
+    log.warning(
+        "could not remove %s (some files in it cannot be deleted); remove it by hand",
+        folder,
+    )
     return False
 
 

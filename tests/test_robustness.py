@@ -495,3 +495,30 @@ def test_read_only_folders_in_the_site_do_not_stop_later_builds(tmp_path):
     for folder in tmp_path.rglob("*"):
         if folder.is_dir():
             folder.chmod(0o755)
+
+
+def test_what_cannot_be_removed_is_named_in_a_warning(tmp_path):
+    """A folder of another user inside a tree to remove (its owner alone may open it up):
+    the rest goes, and a warning names the tree; nothing is left behind silently."""
+    if os.geteuid() != 0:
+        pytest.skip("making a folder of another user needs root")
+    tree = tmp_path / ".public.old-1"
+    (tree / "theirs").mkdir(parents=True)
+    (tree / "theirs" / "index.html").write_text("x")
+    (tree / "ours.html").write_text("x")
+    os.chown(tree / "theirs", 65534, 65534)
+    (tree / "theirs").chmod(0o555)
+    code = (
+        "import sys; from gancio_site.removal import remove_tree; print(remove_tree(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        ["unshare", "--user", sys.executable, "-c", code, str(tree)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode and "unshare" in result.stderr:
+        pytest.skip("`unshare --user` is not allowed here")
+    assert result.stdout == "False\n", result.stderr
+    assert f"could not remove {tree} (some files in it cannot be deleted)" in result.stderr
+    assert sorted(p.name for p in tree.iterdir()) == ["theirs"]  # the rest is gone
+    (tree / "theirs").chmod(0o755)
