@@ -199,11 +199,14 @@ class Publisher:
         return zone
 
     def _key(self, path: Path) -> str:
-        absolute = path.absolute()
-        try:
-            return absolute.relative_to(self.root.absolute()).as_posix()
-        except ValueError:
-            return absolute.as_posix()
+        """The file's name in the state: relative to the config's folder, however it was
+        written (``events/../events/x.md``, from another folder, through a link)."""
+        for where in (os.path.abspath, os.path.realpath):
+            try:
+                return Path(where(path)).relative_to(where(self.root)).as_posix()
+            except ValueError:
+                continue
+        return Path(os.path.abspath(path)).as_posix()
 
     def _one(self, key: str, prepared: tuple[EventDraft, str, str | None]) -> str:
         draft, digest, image = prepared

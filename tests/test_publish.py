@@ -282,6 +282,31 @@ def test_a_lost_state_file_makes_no_duplicate(five, tmp_path):
     assert publish(five).stdout.startswith("Published 5 files: 0 created, 0 updated, 5 unch")
 
 
+def test_a_file_named_another_way_is_still_the_same_event(five, tmp_path, monkeypatch):
+    """The state knows a file by its name from the config's folder: ``events/../events/``,
+    or a run from inside events/ with ``-c ../gancio-site.toml``, update it, never create."""
+    (tmp_path / "gancio-site.toml").write_text(f'instance = "{five.url}"\n')
+    assert publish(five).exit_code == 0
+    event_id = rows(five, "Assemblea di quartiere")[0]["id"]
+    path = tmp_path / "events" / "assemblea.md"
+    title = "Assemblea di quartiere"
+    for round, how in enumerate(("dotted", "inside")):
+        path.write_text(path.read_text().replace(title, f"Assemblea {round}"))
+        title = f"Assemblea {round}"
+        if how == "dotted":
+            result = publish(five, "events/../events/assemblea.md")
+        else:
+            monkeypatch.chdir(tmp_path / "events")
+            result = run("publish", "-c", "../gancio-site.toml", "assemblea.md")
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"updated events/assemblea.md: id {event_id}"), how
+        assert [r["id"] for r in rows(five, f"Assemblea {round}")] == [event_id]
+    assert not [r for r in writes(five)[5:] if r.method == "POST"]
+    state = json.loads((tmp_path / ".gancio-publish.json").read_text())
+    files = next(iter(state["instances"].values()))["events"]
+    assert sorted(files) == sorted(f"events/{name}" for name in FIVE)
+
+
 def test_a_create_whose_answer_is_lost_is_not_sent_again(gancio, tmp_path):
     log_in(gancio)
     write_events(tmp_path / "events", {"a.md": FIVE["assemblea.md"]})
