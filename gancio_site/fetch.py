@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .api import GancioClient
 from .cache import Cache
 from .config import SiteConfig, resolve_end, resolve_time
-from .errors import ApiError, ConfigError, DataError, redact
+from .errors import ApiError, ConfigError, ConnectionFailed, DataError, redact
 from .progress import current
 
 log = logging.getLogger(__name__)
@@ -405,7 +405,9 @@ def _fill_descriptions(
             export_query["show_recurrent"] = "true"
         try:
             exported = client.export_json(export_query)
-        except ApiError as exc:
+        except ConnectionFailed:
+            raise  # the instance went away since the list: no use asking it event by event
+        except ApiError as exc:  # an error of the export alone: each event's detail may do
             log.warning("%s; fetching descriptions one by one", exc)
             exported = []
         for row in exported:
@@ -479,13 +481,16 @@ def _fetch_details(
     def one(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
         try:
             return row, client.event_detail(row["id"]), ""
-        except ApiError as exc:
+        except ConnectionFailed:
+            raise  # the instance is gone (refused, unreachable): the build stops
+        except ApiError as exc:  # this event's answer alone (not found, an error): warned
             return row, None, str(exc)
 
     fetchable = [row for row in rows if isinstance(row.get("id"), int)]
     progress = current()
     progress.start("Fetching event details", len(fetchable))
-    with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
+    pool = ThreadPoolExecutor(max_workers=DETAIL_WORKERS)
+    try:
         for done, (row, detail, error) in enumerate(pool.map(one, fetchable), 1):
             progress.update(done)
             if detail and _is_id(row.get("parentId")):
@@ -517,6 +522,8 @@ def _fetch_details(
             row["description"] = description
             if isinstance(row.get("updatedAt"), str):
                 cache[row["id"]] = (row["updatedAt"], description)
+    finally:  # after a failure, the details not asked for yet are not asked for
+        pool.shutdown(cancel_futures=True)
     progress.finish()
 
 

@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -398,3 +399,52 @@ def test_only_a_name_that_does_not_exist_is_given_up_at_once(message, unknown):
 
     assert _unknown_host(requests.ConnectionError(message)) is unknown
     assert not _unknown_host(requests.Timeout(message))
+
+
+class Vanishing:
+    """Passes requests on to ``target`` until one starts with ``at``: then it hangs up and
+    stops listening, as an instance that goes away in the middle of a build."""
+
+    def __init__(self, target: str, at: tuple[str, ...]) -> None:
+        vanishing = self
+        self.asked: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                vanishing.asked.append(self.path)
+                if self.path.startswith(at):
+                    self.server.socket.close()  # later connections are refused
+                    return  # and this one is closed unanswered
+                with urllib.request.urlopen(target + self.path) as answer:
+                    body = answer.read()
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.headers["Content-Type"])
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("at", [("/api/export",), ("/api/export", "/api/event/detail/")])
+def test_an_instance_gone_after_the_list_stops_the_build_at_once(gancio, tmp_path, at):
+    """Not one detail request per event (each retried, for minutes), then a site without
+    descriptions published: the build stops with the error, and the site stays."""
+    config = config_for(gancio.url, tmp_path)
+    build(config, now_ts=NOW)
+    before = site_files(tmp_path / "public")
+    gancio.touch(gancio.events[0]["id"], title="Changed since")  # the list is asked again
+    for path in (tmp_path / "cache").glob("*/descriptions*"):
+        path.unlink()  # every description is to be fetched again
+    vanishing = Vanishing(gancio.url, at)
+    client = GancioClient(vanishing.url, retries=1, backoff=0.01)
+    with pytest.raises(ConnectionFailed) as caught:
+        build(config_for(vanishing.url, tmp_path), now_ts=NOW, client=client)
+    assert "/api/export" in str(caught.value) or "/api/event/detail/" in str(caught.value)
+    assert len([p for p in vanishing.asked if p.startswith("/api/event/detail/")]) <= 1
+    assert site_files(tmp_path / "public") == before
