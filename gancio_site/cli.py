@@ -264,9 +264,14 @@ def build(
         if isinstance(exc, ShrinkRefused) and not quiet:
             _warn(list(exc.warnings))  # rows skipped as unusable may be why there are few
         if not (demo or offline) and _unreachable(exc) and _fetched_before(config):
+            assert config is not None
+            # A new CI checkout has the cache and no site: only the hint is true then.
+            kept = (
+                f"the site in {config.output} is unchanged, and " if config.output.is_dir() else ""
+            )
             exc = GancioSiteError(
-                f"{exc}; the site in {config.output} is unchanged, and "
-                "`gancio-site build --offline` builds it from the events fetched last time"
+                f"{exc}; {kept}`gancio-site build --offline` builds it from the events "
+                "fetched last time"
             )
         fail(exc)
         return

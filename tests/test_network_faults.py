@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import select
+import shutil
 import socket
 import ssl
 import subprocess
@@ -448,3 +449,18 @@ def test_an_instance_gone_after_the_list_stops_the_build_at_once(gancio, tmp_pat
     assert "/api/export" in str(caught.value) or "/api/event/detail/" in str(caught.value)
     assert len([p for p in vanishing.asked if p.startswith("/api/event/detail/")]) <= 1
     assert site_files(tmp_path / "public") == before
+
+
+def test_a_new_checkout_with_only_the_cache_is_pointed_at_offline_not_at_a_site(gancio, tmp_path):
+    """CI restores the cache, not the site: the error says what --offline does, and does
+    not speak of a site in the output folder, which is not there."""
+    assert cli_build(gancio.url).exit_code == 0
+    shutil.rmtree(tmp_path / "public")
+    gancio.stop()
+    result = cli_build(gancio.url)
+    assert result.exit_code == 1
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert error.endswith(
+        "; `gancio-site build --offline` builds it from the events fetched last time"
+    )
+    assert "unchanged" not in error and not (tmp_path / "public").exists()
