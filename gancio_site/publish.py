@@ -217,8 +217,11 @@ class Publisher:
             return "unchanged"
         if self.dry_run:
             action, where = ("update", f" (id {entry.get('id')})") if entry else ("create", "")
+            # Without a record, publishing first looks among the account's events, which a
+            # dry run does not ask for: say so, as a lost state file makes that the case.
+            unless = "" if entry else " (unless Gancio has one of yours of that title and start)"
             self.echo.say(
-                f"would {action} {key}{where}: {draft.title}, {draft.start:%Y-%m-%d %H:%M}"
+                f"would {action} {key}{where}: {draft.title}, {draft.start:%Y-%m-%d %H:%M}" + unless
             )
             return f"{action}d"
         try:

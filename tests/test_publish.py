@@ -368,6 +368,7 @@ def test_dry_run_sends_nothing(five, tmp_path):
     assert not (tmp_path / ".gancio-publish.json").exists()
     assert result.stdout.splitlines()[0] == (
         "would create events/assemblea.md: Assemblea di quartiere, 2027-02-15 21:00"
+        " (unless Gancio has one of yours of that title and start)"
     )
     assert result.stdout.splitlines()[-1] == (
         "Dry run: 5 to create, 0 to update, 0 unchanged, 0 failed; nothing was sent"
