@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import json
 import logging
 import mmap
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from . import stopping
@@ -130,13 +131,9 @@ class OutputTree:
         folders = set()
         for path in stale:
             del self.base[path]
+            file = f"{self.root}/{path}"
             try:
-                try:
-                    os.unlink(f"{self.root}/{path}")
-                except PermissionError:
-                    if not self._unlock_above(f"{self.root}/{path}"):
-                        raise
-                    os.unlink(f"{self.root}/{path}")
+                self._writing(file, functools.partial(os.unlink, file))
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -238,12 +235,7 @@ class OutputTree:
         if key:
             self.manifest[path] = [key, size]
         try:
-            try:
-                self._put(path, target, pieces, size)
-            except PermissionError:
-                if not self._unlock_above(target):
-                    raise
-                self._put(path, target, pieces, size)
+            self._writing(target, lambda: self._put(path, target, pieces, size))
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         if key and self.store is not None:
@@ -257,12 +249,20 @@ class OutputTree:
                     handle.writelines(group)
             self.written += 1
 
+    def _writing(self, target: str, change: Callable[[], object]) -> None:
+        """Make ``change`` at ``target``; in a tree taken from the spare (the site before,
+        which its owner may have made read-only in part), once more after giving back
+        write permission on the folder that refused it."""
+        try:
+            change()
+        except PermissionError:
+            if not (self.from_spare and self._unlock_above(target)):
+                raise
+            change()
+
     def _unlock_above(self, target: str) -> bool:
-        """In a tree taken from the spare (the site before, which its owner may have made
-        read-only in part), give back write permission on the folder that refused
-        ``target``; True if it lacked it."""
-        if not self.from_spare:
-            return False
+        """Give the owner write permission on the nearest folder of ``target``; True if
+        it lacked it."""
         folder = os.path.dirname(target)
         while len(folder) > len(str(self.root)) and not os.path.isdir(folder):
             folder = os.path.dirname(folder)
